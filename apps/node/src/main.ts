@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+/**
+ * shoal-node: the long-running Shoal daemon. It joins the swarm, fetches every announced
+ * artifact into its output dir (only once complete and verified) and keeps serving it.
+ */
+import { ShoalNode, ShoalError } from '@shoal/swarm'
+import { readOptions, USAGE } from './options.js'
+import { StatusFile } from './status.js'
+import { formatBytes, log } from './log.js'
+
+async function main (): Promise<void> {
+  const opts = await readOptions(process.argv.slice(2), process.env)
+  if (opts.help) {
+    process.stdout.write(USAGE)
+    return
+  }
+  const node = await ShoalNode.create(opts.init)
+  await node.start()
+  log(`node ${node.peerId.toString()} listening on ${node.multiaddrs.join(' ')}`)
+  log(`data dir ${node.config.dataDir}, output dir ${node.config.outputDir}, swarm "${node.config.swarm}"`)
+
+  const status = new StatusFile(node, opts.statusFile)
+  const lastLogged = new Map<string, number>()
+  node.addEventListener('announcement', (evt) => {
+    const a = evt.detail
+    if (!lastLogged.has(a.id)) log(`announced: ${a.name} (${formatBytes(a.size)}) id ${a.id} by ${a.publisher}`)
+    lastLogged.set(a.id, lastLogged.get(a.id) ?? 0)
+  })
+  node.addEventListener('progress', (evt) => {
+    const p = evt.detail
+    const now = Date.now()
+    // One line per second per artifact is plenty for a log.
+    if (now - (lastLogged.get(p.id) ?? 0) < 1000) return
+    lastLogged.set(p.id, now)
+    log(`fetching ${p.name ?? p.id}: ${p.have}/${p.chunks ?? '?'} chunks from ${p.peers} peers`)
+    status.changed()
+  })
+  node.addEventListener('complete', (evt) => {
+    const p = evt.detail
+    const fromPublisher = p.publisher != null ? p.bytesReceivedFrom[p.publisher] ?? 0 : 0
+    log(`complete: ${p.name} → ${p.path} (${formatBytes(fromPublisher)} from the publisher, ${formatBytes(p.bytesReceived - fromPublisher)} from other nodes)`)
+    status.changed()
+  })
+  node.addEventListener('error', (evt) => { log(`warning: ${evt.detail.message}`) })
+  status.start()
+
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    log(`${signal}: shutting down`)
+    const force = setTimeout(() => { log('shutdown took too long, exiting'); process.exit(1) }, 10_000)
+    force.unref()
+    status.stop()
+      .then(async () => { await node.stop() })
+      .then(() => { log('stopped'); process.exit(0) }, (err) => { log(`error while stopping: ${err.message}`); process.exit(1) })
+  }
+  process.on('SIGINT', () => { shutdown('SIGINT') })
+  process.on('SIGTERM', () => { shutdown('SIGTERM') })
+}
+
+main().catch((err: unknown) => {
+  const e = err as Error
+  process.stderr.write(`shoal-node: ${e instanceof ShoalError || (e as any).code != null ? e.message : e.stack ?? e.message}\n`)
+  process.exit(e instanceof ShoalError || (e as any).code === 'ERR_USAGE' ? 2 : 1)
+})

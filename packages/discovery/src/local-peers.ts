@@ -1,0 +1,136 @@
+/**
+ * Same-machine peer discovery through a shared directory: every node writes a small file with
+ * its peer id, pid and listen addresses, and reads the others'. Nodes on one host find each
+ * other with no hand-made peer list and no multicast (mDNS covers the LAN). Files of processes
+ * that are gone are removed by whoever notices.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { TypedEventEmitter, peerDiscoverySymbol } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { PeerDiscovery, PeerDiscoveryEvents, PeerId, Startable, ComponentLogger, Logger } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface LocalPeersInit {
+  /**
+   * The rendezvous directory; nodes that share it find each other.
+   *
+   * @default `${os.tmpdir()}/shoal-peers-default`
+   */
+  dir?: string
+  /**
+   * How often the directory is re-read.
+   *
+   * @default 1_000
+   */
+  intervalMs?: number
+}
+
+export interface LocalPeersComponents {
+  peerId: PeerId
+  logger: ComponentLogger
+  addressManager: { getAddresses(): Multiaddr[] }
+}
+
+interface Entry { id: string, pid: number, addrs: string[] }
+
+/** Where nodes of a swarm meet by default */
+export function defaultLocalPeersDir (swarm: string): string {
+  return join(tmpdir(), `shoal-peers-${swarm.replace(/[^a-zA-Z0-9_.-]/g, '_')}`)
+}
+
+class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerDiscovery, Startable {
+  readonly [peerDiscoverySymbol] = this
+  readonly [Symbol.toStringTag] = '@shoal/discovery/local-peers'
+  private readonly components: LocalPeersComponents
+  private readonly dir: string
+  private readonly intervalMs: number
+  private readonly log: Logger
+  private readonly seen = new Map<string, string>()
+  private timer?: ReturnType<typeof setInterval>
+
+  constructor (components: LocalPeersComponents, init: LocalPeersInit) {
+    super()
+    this.components = components
+    this.dir = init.dir ?? defaultLocalPeersDir('default')
+    this.intervalMs = init.intervalMs ?? 1_000
+    this.log = components.logger.forComponent('shoal:discovery:local-peers')
+  }
+
+  private get file (): string {
+    return join(this.dir, `${this.components.peerId.toString()}.json`)
+  }
+
+  async start (): Promise<void> {}
+
+  async afterStart (): Promise<void> {
+    await mkdir(this.dir, { recursive: true })
+    await this.advertise()
+    await this.scan()
+    this.timer = setInterval(() => { void this.scan() }, this.intervalMs)
+    this.timer.unref?.()
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    await rm(this.file, { force: true })
+  }
+
+  private async advertise (): Promise<void> {
+    const addrs = this.components.addressManager.getAddresses().map(a => a.toString())
+    const entry: Entry = { id: this.components.peerId.toString(), pid: process.pid, addrs }
+    const tmp = `${this.file}.${process.pid}.tmp`
+    await writeFile(tmp, JSON.stringify(entry))
+    await rename(tmp, this.file)
+  }
+
+  private async scan (): Promise<void> {
+    let names: string[]
+    try {
+      names = await readdir(this.dir)
+    } catch {
+      return
+    }
+    for (const name of names) {
+      if (!name.endsWith('.json')) continue
+      try {
+        const raw = await readFile(join(this.dir, name), 'utf8')
+        const entry = JSON.parse(raw) as Entry
+        if (entry.id === this.components.peerId.toString()) continue
+        if (!alive(entry.pid)) {
+          await rm(join(this.dir, name), { force: true })
+          continue
+        }
+        if (this.seen.get(entry.id) === raw) continue
+        this.seen.set(entry.id, raw)
+        this.safeDispatchEvent('peer', {
+          detail: { id: peerIdFromString(entry.id), multiaddrs: entry.addrs.map(a => multiaddr(a)) }
+        })
+      } catch (err: any) {
+        this.log('skipping %s: %s', name, err.message)
+      }
+    }
+  }
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err: any) {
+    return err.code === 'EPERM'
+  }
+}
+
+/**
+ * A libp2p peer-discovery module for nodes on one machine:
+ *
+ * ```ts
+ * createLibp2p({ peerDiscovery: [localPeers({ dir: '/tmp/shoal-peers' })] })
+ * ```
+ */
+export function localPeers (init: LocalPeersInit = {}): (components: LocalPeersComponents) => PeerDiscovery {
+  return (components) => new LocalPeers(components, init)
+}

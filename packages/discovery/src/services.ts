@@ -1,0 +1,100 @@
+import { gossipsub } from '@libp2p/gossipsub'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { DHT_PROTOCOL } from './constants.js'
+import type { GossipSub, GossipSubComponents, GossipsubOpts } from '@libp2p/gossipsub'
+import type { KadDHT, KadDHTComponents, KadDHTInit } from '@libp2p/kad-dht'
+import type { Ping, PingComponents } from '@libp2p/ping'
+
+/** Options for {@link discoveryServices}. */
+export interface DiscoveryServicesInit {
+  /**
+   * Run kad-dht in server mode: answer DHT queries and store provider
+   * records. On a LAN every node is dialable, so every node should serve;
+   * the kad-dht default (client until a public address is seen) would leave a
+   * private swarm with no DHT at all.
+   *
+   * @default true
+   */
+  dhtServer?: boolean
+
+  /**
+   * Extra kad-dht options, applied over Shoal's defaults. Mostly for tests
+   * and tuning; changing `protocol` splits the swarm.
+   *
+   * @default {}
+   */
+  dht?: KadDHTInit
+
+  /**
+   * Extra gossipsub options, applied over Shoal's defaults (`emitSelf` stays
+   * false whatever is passed: {@link Discovery} relies on it).
+   *
+   * @default {}
+   */
+  pubsub?: Partial<GossipsubOpts>
+}
+
+// A type alias, not an interface: libp2p's ServiceMap needs an index
+// signature, which only type aliases get implicitly.
+/**
+ * The libp2p services Shoal discovery needs, keyed as {@link discoveryServices}
+ * installs them. A Shoal node is a `Libp2p<DiscoveryServices & ...>`.
+ */
+export type DiscoveryServices = {
+  /** kad-dht on {@link DHT_PROTOCOL}, used for artifact roots only */
+  dht: KadDHT
+  /** gossipsub, carrying announcements and holder beacons */
+  pubsub: GossipSub
+  /** ping, which kad-dht needs to check routing-table contacts */
+  ping: Ping
+}
+
+/** Factories for {@link DiscoveryServices}, as `createLibp2p({ services })` takes them. */
+export interface DiscoveryServiceFactories {
+  /** Creates the kad-dht service */
+  dht: (components: KadDHTComponents) => KadDHT
+  /** Creates the gossipsub service */
+  pubsub: (components: GossipSubComponents) => GossipSub
+  /** Creates the ping service */
+  ping: (components: PingComponents) => Ping
+}
+
+/**
+ * The discovery services of a Shoal node, configured for LAN and loopback
+ * swarms. Spread them into the libp2p services; kad-dht and gossipsub also
+ * need `identify`, which the node must add itself.
+ *
+ * @example
+ * ```ts
+ * const node = await createLibp2p({
+ *   services: { ...discoveryServices(), identify: identify() }
+ * })
+ * ```
+ */
+export function discoveryServices (init: DiscoveryServicesInit = {}): DiscoveryServiceFactories {
+  return {
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: !(init.dhtServer ?? true),
+      // The default mapper drops private addresses such as 127.0.0.1 and
+      // 10.x, which are exactly the addresses a LAN swarm has.
+      peerInfoMapper: passthroughMapper,
+      // Otherwise queries hang until the routing table has a peer; Discovery
+      // waits for one itself, with a deadline.
+      allowQueryWithZeroPeers: true,
+      ...init.dht
+    }),
+    pubsub: gossipsub({
+      // Publishing before anyone subscribed must not throw: the swarm layer
+      // re-announces periodically, so an early message may simply be lost.
+      allowPublishToZeroTopicPeers: true,
+      ignoreDuplicatePublishError: true,
+      // Every Shoal node speaks gossipsub; no floodsub peers to fall back to.
+      fallbackToFloodsub: false,
+      ...init.pubsub,
+      emitSelf: false
+    }),
+    ping: ping()
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * The libp2p service: registers `/shoal/exchange/1.0.0`, opens and accepts sessions, and keeps
+ * one {@link Transfer} per artifact. Any artifact in the store is served; artifacts passed to
+ * `fetch` are also downloaded.
+ */
+import { MAX_CHUNK_SIZE } from '@shoal/content'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { peerIdFromMultihash } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import * as Digest from 'multiformats/hashes/digest'
+import { CID } from 'multiformats/cid'
+import { Session } from './session.js'
+import { Transfer } from './transfer.js'
+import { readFrames } from './wire.js'
+import type { Candidate, TransferContext, TransferStats } from './transfer.js'
+import type { PexPeer } from './pb/message.js'
+import type { ArtifactHandle, Store } from '@shoal/store'
+import type { ComponentLogger, Connection, Logger, PeerId, PeerStore, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** The protocol id spoken on exchange streams */
+export const EXCHANGE_PROTOCOL = '/shoal/exchange/1.0.0'
+
+export interface ExchangeInit {
+  /** Where artifacts are read from and written to */
+  store: Store
+  /**
+   * Protocol id; change it to run separate swarms on one libp2p node.
+   *
+   * @default '/shoal/exchange/1.0.0'
+   */
+  protocol?: string
+  /**
+   * Peers one artifact is exchanged with at once (Kraken uses 10, libtorrent 8 upload slots).
+   *
+   * @default 16
+   */
+  maxPeersPerArtifact?: number
+  /**
+   * Requests outstanding at one peer: enough to keep a link busy over a round trip.
+   *
+   * @default 8
+   */
+  maxInflightPerPeer?: number
+  /**
+   * A request unanswered this long is re-issued to another peer.
+   *
+   * @default 30_000
+   */
+  requestTimeoutMs?: number
+  /**
+   * Requests a peer may queue with us before we refuse more.
+   *
+   * @default 64
+   */
+  maxQueuedRequests?: number
+  /**
+   * Largest frame accepted: a chunk plus framing, or a manifest.
+   *
+   * @default 8 MiB
+   */
+  maxMessageSize?: number
+  /**
+   * How often timeouts and dials are re-checked.
+   *
+   * @default 1_000
+   */
+  tickIntervalMs?: number
+}
+
+export interface ExchangeComponents {
+  peerId: PeerId
+  peerStore: PeerStore
+  logger: ComponentLogger
+  registrar: {
+    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
+    unhandle(protocol: string, options?: AbortOptions): Promise<void>
+  }
+  connectionManager: {
+    openStream(peer: PeerId, protocol: string | string[], options?: AbortOptions): Promise<Stream>
+  }
+}
+
+export interface ExchangeEvents {
+  /** A chunk of an artifact being downloaded was verified and stored */
+  'artifact:progress': CustomEvent<TransferStats>
+  /** Every chunk of a downloaded artifact is verified */
+  'artifact:complete': CustomEvent<{ id: CID, handle: ArtifactHandle }>
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal
+}
+
+export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Startable {
+  readonly protocol: string
+  private readonly components: ExchangeComponents
+  private readonly init: Required<Omit<ExchangeInit, 'store' | 'protocol'>>
+  private readonly store: Store
+  private readonly log: Logger
+  private readonly transfers = new Map<string, Transfer>()
+  private readonly addrCache = new Map<string, Multiaddr[]>()
+  private readonly ctx: TransferContext
+  private timer?: ReturnType<typeof setInterval>
+  private running = false
+
+  constructor (components: ExchangeComponents, init: ExchangeInit) {
+    super()
+    this.components = components
+    this.store = init.store
+    this.protocol = init.protocol ?? EXCHANGE_PROTOCOL
+    this.log = components.logger.forComponent('shoal:exchange')
+    this.init = {
+      maxPeersPerArtifact: init.maxPeersPerArtifact ?? 16,
+      maxInflightPerPeer: init.maxInflightPerPeer ?? 8,
+      requestTimeoutMs: init.requestTimeoutMs ?? 30_000,
+      maxQueuedRequests: init.maxQueuedRequests ?? 64,
+      maxMessageSize: init.maxMessageSize ?? Math.max(8 * 1024 * 1024, MAX_CHUNK_SIZE + 65_536),
+      tickIntervalMs: init.tickIntervalMs ?? 1_000
+    }
+    this.ctx = {
+      store: this.store,
+      self: components.peerId.toString(),
+      maxPeers: this.init.maxPeersPerArtifact,
+      scheduler: { maxInflightPerPeer: this.init.maxInflightPerPeer, requestTimeoutMs: this.init.requestTimeoutMs },
+      now: () => Date.now(),
+      dial: (t, c) => { void this.dial(t, c) },
+      addrsOf: peer => this.addrCache.get(peer.toString()) ?? [],
+      decodePex: peers => decodePex(peers),
+      onProgress: t => this.safeDispatch('artifact:progress', t.stats()),
+      onComplete: t => { if (t.handle != null) this.safeDispatch('artifact:complete', { id: t.id, handle: t.handle }) },
+      log: (msg, ...args) => { this.log(msg, ...args) }
+    }
+  }
+
+  readonly [Symbol.toStringTag] = '@shoal/exchange'
+
+  async start (): Promise<void> {
+    await this.components.registrar.handle(this.protocol, (stream, connection) => {
+      void this.accept(stream, connection)
+    }, { maxInboundStreams: 1024, maxOutboundStreams: 1024 })
+    this.timer = setInterval(() => { for (const t of this.transfers.values()) t.tick() }, this.init.tickIntervalMs)
+    this.timer.unref?.()
+    this.running = true
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    clearInterval(this.timer)
+    await this.components.registrar.unhandle(this.protocol)
+    for (const t of this.transfers.values()) t.close()
+    this.transfers.clear()
+  }
+
+  /**
+   * Download an artifact. Resolves with its store handle once every chunk is verified; feed it
+   * peers with {@link addPeers} (discovery's job). Chunks are served to others as they arrive.
+   */
+  async fetch (id: CID, options: FetchOptions = {}): Promise<ArtifactHandle> {
+    const transfer = this.transfer(id)
+    transfer.startDownload()
+    if (options.signal == null) return await transfer.completed
+    const signal = options.signal
+    signal.throwIfAborted()
+    return await new Promise<ArtifactHandle>((resolve, reject) => {
+      const onAbort = (): void => { reject(signal.reason) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      transfer.completed.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+    })
+  }
+
+  /** Tell the exchange about peers that may hold an artifact */
+  addPeers (id: CID, candidates: Candidate[]): void {
+    for (const c of candidates) {
+      if (c.multiaddrs.length > 0) this.addrCache.set(c.id.toString(), c.multiaddrs)
+    }
+    this.transfer(id).addCandidates(candidates)
+  }
+
+  /** Counters for one artifact, or for every artifact this node has touched */
+  stats (id: CID): TransferStats | undefined
+  stats (): TransferStats[]
+  stats (id?: CID): TransferStats | TransferStats[] | undefined {
+    if (id != null) return this.transfers.get(id.toString())?.stats()
+    return [...this.transfers.values()].map(t => t.stats())
+  }
+
+  /** Peers currently in a session for an artifact */
+  peersOf (id: CID): string[] {
+    return [...(this.transfers.get(id.toString())?.sessions.keys() ?? [])]
+  }
+
+  /** Stop exchanging an artifact: close its sessions and forget its state (not its files) */
+  forget (id: CID): void {
+    const t = this.transfers.get(id.toString())
+    if (t == null) return
+    t.close()
+    this.transfers.delete(id.toString())
+  }
+
+  private transfer (id: CID): Transfer {
+    const key = id.toString()
+    let t = this.transfers.get(key)
+    if (t == null) {
+      t = new Transfer(id, this.ctx, this.store.get(id))
+      this.transfers.set(key, t)
+    }
+    return t
+  }
+
+  private async dial (transfer: Transfer, candidate: Candidate): Promise<void> {
+    const peer = candidate.id.toString()
+    try {
+      if (candidate.multiaddrs.length > 0) {
+        await this.components.peerStore.merge(candidate.id, { multiaddrs: candidate.multiaddrs })
+      }
+      const stream = await this.components.connectionManager.openStream(candidate.id, this.protocol, { signal: AbortSignal.timeout(10_000) })
+      if (!this.running) { stream.abort(new Error('exchange stopped')); return }
+      const session = this.newSession(stream, candidate.id, transfer)
+      transfer.dialling.delete(peer)
+      if (!transfer.attach(session)) { session.close(); return }
+      session.handshake(transfer.ourHandshake())
+      await session.run()
+    } catch (err: any) {
+      this.log('dial %s for %s failed: %s', peer, transfer.key, err.message)
+    } finally {
+      transfer.dialling.delete(peer)
+    }
+  }
+
+  /** An inbound stream: read the peer's handshake, then serve and/or trade */
+  private async accept (stream: Stream, connection: Connection): Promise<void> {
+    try {
+      const frames = readFrames(stream, this.init.maxMessageSize)
+      const first = await frames.next()
+      const hs = first.done === true ? undefined : first.value.handshake
+      if (hs == null) throw new Error('expected a handshake')
+      const id = CID.decode(hs.artifact)
+      const transfer = this.transfers.get(id.toString()) ?? (this.store.get(id) != null ? this.transfer(id) : undefined)
+      const session = transfer == null ? undefined : this.newSession(stream, connection.remotePeer, transfer)
+      if (transfer == null || session == null) {
+        const refusal = new Session(stream, connection.remotePeer, nullHost, { maxMessageSize: 1024, maxQueuedRequests: 0 })
+        refusal.reject([], 'artifact not held here')
+        refusal.close()
+        return
+      }
+      if (!transfer.attach(session)) {
+        session.reject([], 'duplicate session')
+        session.close()
+        return
+      }
+      await session.run(frames, first.value)
+    } catch (err: any) {
+      this.log('inbound exchange stream from %p failed: %s', connection.remotePeer, err.message)
+      stream.abort(err)
+    }
+  }
+
+  private newSession (stream: Stream, peer: PeerId, transfer: Transfer): Session {
+    const session = new Session(stream, peer, transfer, {
+      maxMessageSize: this.init.maxMessageSize,
+      maxQueuedRequests: this.init.maxQueuedRequests
+    })
+    void this.cacheAddrs(session.peerId)
+    return session
+  }
+
+  private async cacheAddrs (peer: PeerId): Promise<void> {
+    try {
+      const p = await this.components.peerStore.get(peer)
+      const addrs = p.addresses.map(a => a.multiaddr)
+      if (addrs.length > 0) this.addrCache.set(peer.toString(), addrs)
+    } catch {}
+  }
+
+  private safeDispatch<K extends keyof ExchangeEvents> (type: K, detail: ExchangeEvents[K]['detail']): void {
+    try {
+      this.safeDispatchEvent(type, { detail } as any)
+    } catch (err: any) {
+      this.log.error('%s listener threw: %s', type, err.message)
+    }
+  }
+}
+
+const nullHost = {
+  onHandshake () {},
+  onHave () {},
+  onBlock () {},
+  onReject () {},
+  onPex () {},
+  onClose () {},
+  async readChunk () { return undefined }
+}
+
+function decodePex (peers: PexPeer[]): Candidate[] {
+  const out: Candidate[] = []
+  for (const p of peers.slice(0, 64)) {
+    try {
+      const id = peerIdFromMultihash(Digest.decode(p.id))
+      out.push({ id, multiaddrs: p.addrs.slice(0, 16).map(a => multiaddr(a)) })
+    } catch {
+      // a malformed entry is skipped, not fatal
+    }
+  }
+  return out
+}
+
+/**
+ * The exchange as a libp2p service factory:
+ *
+ * ```ts
+ * const node = await createLibp2p({ services: { exchange: exchange({ store }) } })
+ * ```
+ */
+export function exchange (init: ExchangeInit): (components: ExchangeComponents) => Exchange {
+  return (components) => new Exchange(components, init)
+}

@@ -1,0 +1,157 @@
+/**
+ * One exchange stream with one peer about one artifact. It owns the stream's I/O: it reads
+ * frames and hands them to its {@link SessionHost}, queues outgoing control frames, and serves
+ * the peer's requests one block at a time with backpressure. It makes no decisions about what
+ * to download; the host (and its scheduler) does.
+ */
+import { bytes, readFrames, writeFrame } from './wire.js'
+import type { Message, Handshake, PexPeer } from './pb/message.js'
+import type { PeerId, Stream } from '@libp2p/interface'
+
+/** What a session reports to, and asks of, the artifact it belongs to */
+export interface SessionHost {
+  onHandshake(session: Session, handshake: Handshake): Promise<void> | void
+  onHave(session: Session, indices: number[]): void
+  onBlock(session: Session, index: number, data: Uint8Array): Promise<void> | void
+  onReject(session: Session, indices: number[], reason: string): void
+  onPex(session: Session, peers: PexPeer[]): void
+  onClose(session: Session, err?: Error): void
+  /** Bytes of a verified chunk to serve, or undefined when it is not held */
+  readChunk(index: number): Promise<Uint8Array | undefined>
+}
+
+export interface SessionInit {
+  maxMessageSize: number
+  /** Requests queued from this peer beyond this are rejected */
+  maxQueuedRequests: number
+}
+
+export class Session {
+  readonly peerId: PeerId
+  readonly peer: string
+  readonly outbound: boolean
+  /** Bytes of block payload sent to / received from this peer */
+  bytesSent = 0
+  bytesReceived = 0
+  handshaken = false
+  private readonly stream: Stream
+  private readonly host: SessionHost
+  private readonly init: SessionInit
+  private readonly uploads: number[] = []
+  private serving = false
+  private closed = false
+  private readonly abort = new AbortController()
+
+  constructor (stream: Stream, remotePeer: PeerId, host: SessionHost, init: SessionInit) {
+    this.stream = stream
+    this.peerId = remotePeer
+    this.peer = remotePeer.toString()
+    this.outbound = stream.direction === 'outbound'
+    this.host = host
+    this.init = init
+  }
+
+  get isClosed (): boolean {
+    return this.closed
+  }
+
+  /**
+   * Read frames until the stream ends; resolves when the session is over. An inbound session
+   * passes the frames it already started reading and the handshake it read from them.
+   */
+  async run (frames?: AsyncGenerator<Message>, first?: Message): Promise<void> {
+    let error: Error | undefined
+    try {
+      if (first != null) await this.dispatch(first)
+      for await (const msg of frames ?? readFrames(this.stream, this.init.maxMessageSize)) {
+        if (this.closed) break
+        await this.dispatch(msg)
+      }
+    } catch (err: any) {
+      error = err
+    } finally {
+      this.finish(error)
+    }
+  }
+
+  send (msg: Message): void {
+    if (this.closed) return
+    writeFrame(this.stream, msg, this.abort.signal).catch(err => { this.close(err) })
+  }
+
+  handshake (hs: Handshake): void { this.send({ handshake: hs }) }
+  request (indices: number[]): void { if (indices.length > 0) this.send({ request: { indices } }) }
+  cancel (indices: number[]): void { if (indices.length > 0) this.send({ cancel: { indices } }) }
+  have (indices: number[]): void { if (indices.length > 0) this.send({ have: { indices } }) }
+  reject (indices: number[], reason: string): void { this.send({ reject: { indices, reason } }) }
+  pex (peers: PexPeer[]): void { if (peers.length > 0) this.send({ pex: { peers } }) }
+
+  /** End the session; the stream is closed gracefully, or aborted when `err` is given */
+  close (err?: Error): void {
+    if (this.closed) return
+    if (err != null) this.stream.abort(err)
+    else this.stream.close().catch(e => { this.stream.abort(e) })
+    this.finish(err)
+  }
+
+  private finish (err?: Error): void {
+    if (this.closed) return
+    this.closed = true
+    this.uploads.length = 0
+    this.abort.abort()
+    this.host.onClose(this, err)
+  }
+
+  private async dispatch (msg: Message): Promise<void> {
+    if (msg.handshake != null) {
+      this.handshaken = true
+      await this.host.onHandshake(this, msg.handshake)
+      return
+    }
+    if (!this.handshaken) throw new Error('peer sent a message before its handshake')
+    if (msg.have != null) this.host.onHave(this, msg.have.indices)
+    if (msg.request != null) this.enqueue(msg.request.indices)
+    if (msg.cancel != null) {
+      const cancelled = new Set(msg.cancel.indices)
+      const kept = this.uploads.filter(i => !cancelled.has(i))
+      this.uploads.splice(0, this.uploads.length, ...kept)
+    }
+    if (msg.block != null) {
+      this.bytesReceived += msg.block.data.byteLength
+      await this.host.onBlock(this, msg.block.index, msg.block.data)
+    }
+    if (msg.reject != null) this.host.onReject(this, msg.reject.indices, msg.reject.reason)
+    if (msg.pex != null) this.host.onPex(this, msg.pex.peers)
+  }
+
+  private enqueue (indices: number[]): void {
+    const room = this.init.maxQueuedRequests - this.uploads.length
+    const accepted = indices.slice(0, Math.max(0, room))
+    const refused = indices.slice(accepted.length)
+    this.uploads.push(...accepted)
+    if (refused.length > 0) this.reject(refused, 'too many queued requests')
+    if (!this.serving) void this.serve()
+  }
+
+  /** Send queued blocks one at a time, waiting on backpressure between them */
+  private async serve (): Promise<void> {
+    this.serving = true
+    try {
+      while (!this.closed && this.uploads.length > 0) {
+        const index = this.uploads.shift() as number
+        const data = await this.host.readChunk(index)
+        if (this.closed) break
+        if (data == null) {
+          this.reject([index], 'not held')
+          continue
+        }
+        await writeFrame(this.stream, { block: { index, data: bytes(data) } }, this.abort.signal)
+        this.bytesSent += data.byteLength
+      }
+    } catch (err: any) {
+      this.close(err)
+    } finally {
+      this.serving = false
+    }
+  }
+}

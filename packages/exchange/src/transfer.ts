@@ -1,0 +1,386 @@
+/**
+ * Everything one node knows about one artifact: the stored handle, the sessions with peers,
+ * the candidate peers not yet connected, and (while downloading) the scheduler. It turns
+ * session events into scheduler events and scheduler actions into frames.
+ */
+import { Bitfield, decodeManifest } from '@shoal/content'
+import { Scheduler } from './scheduler.js'
+import type { SchedulerAction } from './scheduler.js'
+import { bytes } from './wire.js'
+import type { Session, SessionHost } from './session.js'
+import type { Handshake, PexPeer } from './pb/message.js'
+import type { ArtifactHandle, Store } from '@shoal/store'
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
+
+/** A peer that may hold the artifact, learned from discovery or peer exchange */
+export interface Candidate {
+  id: PeerId
+  multiaddrs: Multiaddr[]
+}
+
+/** Counters for one artifact on this node */
+export interface TransferStats {
+  id: string
+  name?: string
+  size?: number
+  chunks?: number
+  have: number
+  complete: boolean
+  downloading: boolean
+  peers: number
+  /** Verified block bytes received, in total and per peer */
+  bytesReceived: number
+  bytesReceivedFrom: Record<string, number>
+  /** Block bytes served to others */
+  bytesSent: number
+  /** Block bytes received that we already had (endgame duplicates, late arrivals) */
+  duplicateBytes: number
+  /** Blocks that failed verification against their CID */
+  invalidBlocks: number
+}
+
+/** What a transfer needs from the service that owns it */
+export interface TransferContext {
+  store: Store
+  self: string
+  maxPeers: number
+  scheduler: { maxInflightPerPeer: number, requestTimeoutMs: number }
+  now(): number
+  dial(transfer: Transfer, candidate: Candidate): void
+  addrsOf(peer: PeerId): Multiaddr[]
+  decodePex(peers: PexPeer[]): Candidate[]
+  onProgress(transfer: Transfer): void
+  onComplete(transfer: Transfer): void
+  log(msg: string, ...args: unknown[]): void
+}
+
+const DIAL_BACKOFF_MS = 5_000
+const PEX_LIMIT = 16
+
+export class Transfer implements SessionHost {
+  readonly id: CID
+  readonly key: string
+  handle?: ArtifactHandle
+  scheduler?: Scheduler
+  readonly sessions = new Map<string, Session>()
+  readonly candidates = new Map<string, Candidate & { lastDial?: number }>()
+  /** Peers dialled but not yet in `sessions` */
+  readonly dialling = new Set<string>()
+  /** Whether this node wants the artifact (as opposed to only serving it) */
+  downloading = false
+  private readonly ctx: TransferContext
+  private readonly pendingBitfields = new Map<string, Uint8Array>()
+  private readonly counters = { received: 0, sent: 0, duplicate: 0, invalid: 0, from: new Map<string, number>() }
+  private readonly done: { promise: Promise<ArtifactHandle>, resolve(h: ArtifactHandle): void, reject(e: Error): void }
+
+  constructor (id: CID, ctx: TransferContext, handle?: ArtifactHandle) {
+    this.id = id
+    this.key = id.toString()
+    this.ctx = ctx
+    this.handle = handle
+    let resolve!: (h: ArtifactHandle) => void
+    let reject!: (e: Error) => void
+    const promise = new Promise<ArtifactHandle>((res, rej) => { resolve = res; reject = rej })
+    promise.catch(() => {})
+    this.done = { promise, resolve, reject }
+    if (handle?.isComplete === true) resolve(handle)
+  }
+
+  /** Resolves with the handle once every chunk is held and verified */
+  get completed (): Promise<ArtifactHandle> {
+    return this.done.promise
+  }
+
+  get isComplete (): boolean {
+    return this.handle?.isComplete === true || (this.handle != null && this.handle.haveCount === this.handle.manifest.chunks.length)
+  }
+
+  /** Start (or keep) downloading */
+  startDownload (): void {
+    this.downloading = true
+    if (this.isComplete) {
+      this.done.resolve(this.handle as ArtifactHandle)
+      return
+    }
+    if (this.handle != null) this.ensureScheduler()
+    this.connectMore()
+  }
+
+  addCandidates (candidates: Candidate[]): void {
+    for (const c of candidates) {
+      const peer = c.id.toString()
+      if (peer === this.ctx.self) continue
+      const known = this.candidates.get(peer)
+      if (known != null) {
+        if (c.multiaddrs.length > 0) known.multiaddrs = c.multiaddrs
+      } else {
+        this.candidates.set(peer, { ...c })
+      }
+    }
+    this.connectMore()
+  }
+
+  /** Dial candidates while we want the artifact and have room for more peers */
+  connectMore (): void {
+    if (!this.downloading || this.isComplete) return
+    const now = this.ctx.now()
+    for (const [peer, c] of this.candidates) {
+      if (this.sessions.size + this.dialling.size >= this.ctx.maxPeers) return
+      if (this.sessions.has(peer) || this.dialling.has(peer)) continue
+      if (c.lastDial != null && now - c.lastDial < DIAL_BACKOFF_MS) continue
+      c.lastDial = now
+      this.dialling.add(peer)
+      this.ctx.dial(this, c)
+    }
+  }
+
+  /** Our opening handshake for a new session */
+  ourHandshake (): Handshake {
+    const wantManifest = this.handle == null
+    return {
+      artifact: this.id.bytes,
+      bitfield: bytes(this.handle?.bitfieldBytes() ?? new Uint8Array(0)),
+      wantManifest,
+      manifest: new Uint8Array(0)
+    }
+  }
+
+  /**
+   * Adopt a new session. When a session with the same peer exists (both sides dialled at
+   * once), the one opened by the peer with the smaller id wins on both ends.
+   */
+  attach (session: Session): boolean {
+    const existing = this.sessions.get(session.peer)
+    if (existing != null && !existing.isClosed) {
+      const ours = existing.outbound ? this.ctx.self : existing.peer
+      const theirs = session.outbound ? this.ctx.self : session.peer
+      if (ours <= theirs) return false
+      existing.close()
+    }
+    this.sessions.set(session.peer, session)
+    this.candidates.set(session.peer, { id: session.peerId, multiaddrs: this.ctx.addrsOf(session.peerId) })
+    return true
+  }
+
+  // --- SessionHost ---------------------------------------------------------------------
+
+  async onHandshake (session: Session, hs: Handshake): Promise<void> {
+    if (this.handle == null && hs.manifest.byteLength > 0) {
+      await this.adoptManifest(hs.manifest)
+    }
+    if (!session.outbound) {
+      const reply = this.ourHandshake()
+      reply.wantManifest = false
+      if (hs.wantManifest && this.handle != null) reply.manifest = bytes(this.handle.manifestBytes)
+      session.handshake(reply)
+    }
+    this.sendPex(session)
+    if (this.handle == null) {
+      this.pendingBitfields.set(session.peer, hs.bitfield)
+      if (this.downloading) this.connectMore()
+      return
+    }
+    this.peerBitfield(session.peer, hs.bitfield)
+  }
+
+  onHave (session: Session, indices: number[]): void {
+    if (this.scheduler == null) {
+      // Before the manifest is known, remember haves in the pending bitfield.
+      const pending = this.pendingBitfields.get(session.peer)
+      if (pending != null) this.pendingBitfields.set(session.peer, orBits(pending, indices))
+      return
+    }
+    const now = this.ctx.now()
+    for (const i of indices) this.apply(this.scheduler.onHave(session.peer, i, now))
+  }
+
+  async onBlock (session: Session, index: number, data: Uint8Array): Promise<void> {
+    const handle = this.handle
+    if (handle == null || index >= handle.manifest.chunks.length) return
+    const now = this.ctx.now()
+    if (handle.has(index)) {
+      this.counters.duplicate += data.byteLength
+      if (this.scheduler != null) this.apply(this.scheduler.onBlock(session.peer, index, true, now))
+      return
+    }
+    const ok = await handle.writeChunk(index, data)
+    if (ok) {
+      this.counters.received += data.byteLength
+      this.counters.from.set(session.peer, (this.counters.from.get(session.peer) ?? 0) + data.byteLength)
+    } else {
+      this.counters.invalid++
+      this.ctx.log('chunk %d of %s from %s failed verification', index, this.key, session.peer)
+    }
+    if (this.scheduler != null) this.apply(this.scheduler.onBlock(session.peer, index, ok, this.ctx.now()))
+    else if (ok) this.broadcastHave([index])
+    if (!ok) session.close(new Error('peer sent a block that does not match its CID'))
+  }
+
+  onReject (session: Session, indices: number[], reason: string): void {
+    if (indices.length === 0) {
+      this.ctx.log('%s refused session for %s: %s', session.peer, this.key, reason)
+      session.close()
+      return
+    }
+    if (this.scheduler == null) return
+    const now = this.ctx.now()
+    for (const i of indices) this.apply(this.scheduler.onReject(session.peer, i, now))
+  }
+
+  onPex (_session: Session, peers: PexPeer[]): void {
+    const found = this.ctx.decodePex(peers)
+    this.addCandidates(found)
+  }
+
+  onClose (session: Session, err?: Error): void {
+    this.counters.sent += session.bytesSent
+    if (this.sessions.get(session.peer) !== session) return
+    this.sessions.delete(session.peer)
+    this.pendingBitfields.delete(session.peer)
+    if (err != null) this.ctx.log('session with %s for %s ended: %s', session.peer, this.key, err.message)
+    if (this.scheduler != null) this.apply(this.scheduler.removePeer(session.peer, this.ctx.now()))
+    this.connectMore()
+  }
+
+  async readChunk (index: number): Promise<Uint8Array | undefined> {
+    const handle = this.handle
+    if (handle == null || index >= handle.manifest.chunks.length || !handle.has(index)) return undefined
+    return await handle.readChunk(index)
+  }
+
+  // --- driving the scheduler --------------------------------------------------------------
+
+  /** Periodic: time out slow requests, retry dials */
+  tick (): void {
+    if (this.scheduler != null && !this.scheduler.isComplete) this.apply(this.scheduler.tick(this.ctx.now()))
+    this.connectMore()
+  }
+
+  stats (): TransferStats {
+    let sent = this.counters.sent
+    for (const s of this.sessions.values()) sent += s.bytesSent
+    const m = this.handle?.manifest
+    return {
+      id: this.key,
+      name: m?.name,
+      size: m?.size,
+      chunks: m?.chunks.length,
+      have: this.handle?.haveCount ?? 0,
+      complete: this.isComplete,
+      downloading: this.downloading,
+      peers: this.sessions.size,
+      bytesReceived: this.counters.received,
+      bytesReceivedFrom: Object.fromEntries(this.counters.from),
+      bytesSent: sent,
+      duplicateBytes: this.counters.duplicate,
+      invalidBlocks: this.counters.invalid
+    }
+  }
+
+  close (): void {
+    for (const s of [...this.sessions.values()]) s.close()
+    this.done.reject(new Error('transfer closed'))
+  }
+
+  private async adoptManifest (bytes: Uint8Array): Promise<void> {
+    let manifest
+    try {
+      manifest = decodeManifest(bytes, this.id)
+    } catch (err: any) {
+      this.ctx.log('bad manifest for %s: %s', this.key, err.message)
+      return
+    }
+    if (this.handle != null) return
+    this.handle = await this.ctx.store.create(manifest, bytes, this.id)
+    this.ensureScheduler()
+    for (const [peer, bits] of this.pendingBitfields) this.peerBitfield(peer, bits)
+    this.pendingBitfields.clear()
+  }
+
+  private ensureScheduler (): void {
+    const handle = this.handle
+    if (handle == null || this.scheduler != null || !this.downloading) return
+    const chunks = handle.manifest.chunks.length
+    this.scheduler = new Scheduler({
+      chunks,
+      have: Bitfield.fromBytes(chunks, handle.bitfieldBytes()),
+      ...this.ctx.scheduler
+    })
+    if (this.scheduler.isComplete) this.finish()
+  }
+
+  private peerBitfield (peer: string, bytes: Uint8Array): void {
+    if (this.scheduler == null || this.handle == null) return
+    const chunks = this.handle.manifest.chunks.length
+    const expected = Math.ceil(chunks / 8)
+    if (bytes.byteLength > expected) {
+      this.sessions.get(peer)?.close(new Error('peer sent a bitfield of the wrong size'))
+      return
+    }
+    const bits = new Bitfield(chunks)
+    // Bit by bit rather than fromBytes: haves gathered before the manifest may set spare bits.
+    for (let i = 0; i < Math.min(chunks, bytes.byteLength * 8); i++) {
+      if ((bytes[i >> 3] & (0x80 >> (i & 7))) !== 0) bits.set(i)
+    }
+    this.apply(this.scheduler.addPeer(peer, bits, this.ctx.now()))
+  }
+
+  private apply (actions: SchedulerAction[]): void {
+    const requests = new Map<string, number[]>()
+    const cancels = new Map<string, number[]>()
+    const haves: number[] = []
+    let complete = false
+    for (const a of actions) {
+      if (a.type === 'request') push(requests, a.peer, a.index)
+      else if (a.type === 'cancel') push(cancels, a.peer, a.index)
+      else if (a.type === 'have') haves.push(a.index)
+      else complete = true
+    }
+    for (const [peer, idx] of cancels) this.sessions.get(peer)?.cancel(idx)
+    for (const [peer, idx] of requests) this.sessions.get(peer)?.request(idx)
+    if (haves.length > 0) {
+      this.broadcastHave(haves)
+      this.ctx.onProgress(this)
+    }
+    if (complete) this.finish()
+  }
+
+  /** Tell every peer what we just verified, so they can fetch it from us at once */
+  private broadcastHave (indices: number[]): void {
+    for (const s of this.sessions.values()) s.have(indices)
+  }
+
+  private finish (): void {
+    if (this.handle == null) return
+    this.done.resolve(this.handle)
+    this.ctx.onComplete(this)
+  }
+
+  private sendPex (to: Session): void {
+    const peers: PexPeer[] = []
+    for (const s of this.sessions.values()) {
+      if (s === to || peers.length >= PEX_LIMIT) continue
+      const addrs = this.ctx.addrsOf(s.peerId)
+      if (addrs.length === 0) continue
+      peers.push({ id: s.peerId.toMultihash().bytes, addrs: addrs.map(a => a.bytes) })
+    }
+    to.pex(peers)
+  }
+}
+
+function push (map: Map<string, number[]>, key: string, value: number): void {
+  const list = map.get(key)
+  if (list == null) map.set(key, [value])
+  else list.push(value)
+}
+
+/** Set bits in a raw MSB-first bitfield we cannot size yet (manifest unknown) */
+function orBits (bytes: Uint8Array, indices: number[]): Uint8Array {
+  const max = Math.max(...indices, -1)
+  const out = new Uint8Array(Math.max(bytes.byteLength, (max >> 3) + 1))
+  out.set(bytes)
+  for (const i of indices) out[i >> 3] |= 0x80 >> (i & 7)
+  return out
+}

@@ -1,0 +1,180 @@
+import { Bitfield } from '@shoal/content'
+import { Scheduler } from '../src/scheduler.js'
+import type { SchedulerAction } from '../src/scheduler.js'
+
+function bits (size: number, set: number[]): Bitfield {
+  const b = new Bitfield(size)
+  for (const i of set) b.set(i)
+  return b
+}
+
+function full (size: number): Bitfield {
+  return bits(size, [...Array(size).keys()])
+}
+
+function requests (actions: SchedulerAction[], peer?: string): number[] {
+  return actions.filter(a => a.type === 'request' && (peer == null || a.peer === peer)).map(a => (a as { index: number }).index)
+}
+
+/** Deterministic PRNG so tests are repeatable */
+function seeded (seed: number): () => number {
+  return () => {
+    seed = (seed * 1664525 + 1013904223) % 4294967296
+    return seed / 4294967296
+  }
+}
+
+describe('Scheduler', () => {
+  it('fills a peer pipeline up to maxInflightPerPeer and never asks for a chunk the peer lacks', () => {
+    const s = new Scheduler({ chunks: 20, maxInflightPerPeer: 4, random: seeded(1) })
+    const asked = requests(s.addPeer('a', bits(20, [1, 3, 5, 7, 9, 11]), 0))
+    expect(asked).toHaveLength(4)
+    for (const i of asked) expect([1, 3, 5, 7, 9, 11]).toContain(i)
+    expect(new Set(asked).size).toBe(4)
+  })
+
+  it('asks each chunk of only one peer until endgame (no duplicate requests)', () => {
+    const s = new Scheduler({ chunks: 32, maxInflightPerPeer: 4, random: seeded(2) })
+    const a = requests(s.addPeer('a', full(32), 0))
+    const b = requests(s.addPeer('b', full(32), 0))
+    const c = requests(s.addPeer('c', full(32), 0))
+    const all = [...a, ...b, ...c]
+    expect(all).toHaveLength(12)
+    expect(new Set(all).size).toBe(12)
+  })
+
+  it('picks the rarest chunk first once past the random first chunks', () => {
+    const s = new Scheduler({ chunks: 6, maxInflightPerPeer: 1, randomFirst: 0, random: seeded(3) })
+    s.addPeer('x', bits(6, [0, 1, 2, 3]), 0) // takes one chunk
+    const taken = s.inflightAt('x')[0]
+    s.addPeer('y', bits(6, [0, 1, 2, 3, 4]), 0)
+    // chunk 4 is held only by y (availability 1), the others by x and y
+    expect(s.inflightAt('y')).toEqual([4])
+    expect(taken).not.toBe(4)
+  })
+
+  it('picks the first chunks at random, then rarest-first', () => {
+    // chunk 0 is held only by p, so it is the rarest
+    const firstPick = (randomFirst: number, seed: number): number => {
+      const s = new Scheduler({ chunks: 10, maxInflightPerPeer: 1, randomFirst, random: seeded(seed) })
+      s.addPeer('other', bits(10, [1, 2, 3, 4, 5, 6, 7, 8, 9]), 0)
+      return requests(s.addPeer('p', full(10), 0), 'p')[0]
+    }
+    const random = new Set<number>()
+    const rarest = new Set<number>()
+    for (let seed = 1; seed < 30; seed++) {
+      random.add(firstPick(4, seed))
+      rarest.add(firstPick(0, seed))
+    }
+    expect(random.size).toBeGreaterThan(3)
+    expect([...rarest]).toEqual([0])
+  })
+
+  it('sends have for every verified block and reports completion once', () => {
+    const s = new Scheduler({ chunks: 3, maxInflightPerPeer: 8 })
+    const asked = requests(s.addPeer('a', full(3), 0))
+    expect(asked.sort()).toEqual([0, 1, 2])
+    const out: SchedulerAction[] = []
+    for (const i of asked) out.push(...s.onBlock('a', i, true, 1))
+    expect(out.filter(a => a.type === 'have').map(a => (a as { index: number }).index).sort()).toEqual([0, 1, 2])
+    expect(out.filter(a => a.type === 'complete')).toHaveLength(1)
+    expect(s.isComplete).toBe(true)
+    expect(s.onBlock('a', 1, true, 2)).toEqual([])
+  })
+
+  it('re-asks an invalid block from another peer', () => {
+    const s = new Scheduler({ chunks: 1, maxInflightPerPeer: 1 })
+    s.addPeer('bad', full(1), 0)
+    s.addPeer('good', full(1), 0)
+    const first = s.inflightAt('bad').length === 1 ? 'bad' : 'good'
+    const other = first === 'bad' ? 'good' : 'bad'
+    const next = s.onBlock(first, 0, false, 1)
+    expect(s.has(0)).toBe(false)
+    // endgame may have asked the other peer already; either way it is now asked
+    expect([...requests(next, other), ...s.inflightAt(other)]).toContain(0)
+  })
+
+  it('enters strict endgame: duplicates the last requests, then cancels the losers', () => {
+    const s = new Scheduler({ chunks: 2, maxInflightPerPeer: 4, endgameDuplicates: 2, random: seeded(5) })
+    const a = requests(s.addPeer('a', full(2), 0))
+    expect(a.sort()).toEqual([0, 1])
+    // every missing chunk is in flight, so a new peer may duplicate them
+    const b = requests(s.addPeer('b', full(2), 0))
+    expect(b.sort()).toEqual([0, 1])
+    const actions = s.onBlock('b', 0, true, 1)
+    expect(actions).toContainEqual({ type: 'cancel', peer: 'a', index: 0 })
+    expect(actions).toContainEqual({ type: 'have', index: 0 })
+    expect(s.inflightAt('a')).toEqual([1])
+  })
+
+  it('does not duplicate requests while unrequested chunks remain (not yet endgame)', () => {
+    const s = new Scheduler({ chunks: 10, maxInflightPerPeer: 2, random: seeded(6) })
+    s.addPeer('a', full(10), 0)
+    // b holds only what a already has in flight
+    const inflightA = s.inflightAt('a')
+    const b = requests(s.addPeer('b', bits(10, inflightA), 0))
+    expect(b).toEqual([])
+  })
+
+  it('times out a request and re-issues it to another peer, shrinking the slow peer\'s pipeline', () => {
+    const s = new Scheduler({ chunks: 1, maxInflightPerPeer: 4, requestTimeoutMs: 1000, endgameDuplicates: 1 })
+    s.addPeer('slow', full(1), 0)
+    expect(s.inflightAt('slow')).toEqual([0])
+    expect(requests(s.addPeer('fast', full(1), 10))).toEqual([])
+    const actions = s.tick(1500)
+    expect(actions).toContainEqual({ type: 'cancel', peer: 'slow', index: 0 })
+    expect(actions.some(a => a.type === 'request' && a.index === 0)).toBe(true)
+  })
+
+  it('moves a departed peer\'s requests to the remaining peers', () => {
+    const s = new Scheduler({ chunks: 4, maxInflightPerPeer: 4, endgameDuplicates: 1 })
+    s.addPeer('a', full(4), 0)
+    expect(s.inflightAt('a')).toHaveLength(4)
+    s.addPeer('b', full(4), 0)
+    expect(s.inflightAt('b')).toHaveLength(0)
+    const actions = s.removePeer('a', 1)
+    expect(requests(actions, 'b').sort()).toEqual([0, 1, 2, 3])
+  })
+
+  it('learns of new chunks from have messages and requests them', () => {
+    const s = new Scheduler({ chunks: 4 })
+    expect(requests(s.addPeer('a', new Bitfield(4), 0))).toEqual([])
+    expect(requests(s.onHave('a', 2, 1))).toEqual([2])
+  })
+
+  it('treats a reject as "peer lacks it" and asks elsewhere', () => {
+    const s = new Scheduler({ chunks: 1, endgameDuplicates: 1 })
+    s.addPeer('a', full(1), 0)
+    s.addPeer('b', full(1), 0)
+    const asked = s.inflightAt('a').length > 0 ? 'a' : 'b'
+    const other = asked === 'a' ? 'b' : 'a'
+    expect(requests(s.onReject(asked, 0, 1))).toEqual([0])
+    expect(s.inflightAt(other)).toEqual([0])
+  })
+
+  it('starts complete with a full have-bitfield and requests nothing', () => {
+    const s = new Scheduler({ chunks: 3, have: full(3) })
+    expect(s.isComplete).toBe(true)
+    expect(s.addPeer('a', full(3), 0)).toEqual([])
+  })
+
+  it('downloads a whole artifact from a few peers with no duplicate blocks', () => {
+    const n = 200
+    const s = new Scheduler({ chunks: n, maxInflightPerPeer: 5, random: seeded(9) })
+    const queue: Array<{ peer: string, index: number }> = []
+    const enqueue = (acts: SchedulerAction[]): void => {
+      for (const a of acts) if (a.type === 'request') queue.push({ peer: a.peer, index: a.index })
+    }
+    for (const p of ['a', 'b', 'c']) enqueue(s.addPeer(p, full(n), 0))
+    let delivered = 0
+    let t = 0
+    while (queue.length > 0) {
+      const r = queue.shift() as { peer: string, index: number }
+      if (!s.inflightAt(r.peer).includes(r.index)) continue // cancelled
+      delivered++
+      enqueue(s.onBlock(r.peer, r.index, true, ++t))
+    }
+    expect(s.isComplete).toBe(true)
+    expect(delivered).toBe(n)
+  })
+})

@@ -1,0 +1,149 @@
+/**
+ * Options for a Shoal node, their defaults, and the checks that turn bad values into one clear
+ * line before anything starts.
+ */
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { defaultLocalPeersDir } from '@shoal/discovery'
+import { ShoalError } from './errors.js'
+import type { ExchangeInit } from '@shoal/exchange'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface ShoalNodeInit {
+  /**
+   * Where the node keeps its identity, database and partial downloads.
+   *
+   * @default '~/.shoal'
+   */
+  dataDir?: string
+  /**
+   * Where complete, verified artifacts are written, under their names.
+   *
+   * @default `${dataDir}/artifacts`
+   */
+  outputDir?: string
+  /**
+   * Multiaddrs to listen on.
+   *
+   * @default ['/ip4/0.0.0.0/tcp/4010']
+   */
+  listen?: string[]
+  /**
+   * Peers to join the swarm through (multiaddrs ending in `/p2p/<peer id>`).
+   *
+   * @default []
+   */
+  bootstrap?: string[]
+  /**
+   * Swarm name: nodes only hear announcements of their own swarm.
+   *
+   * @default 'default'
+   */
+  swarm?: string
+  /**
+   * Fetch every artifact announced in the swarm (a node daemon does; a publisher does not).
+   *
+   * @default true
+   */
+  fetchAnnounced?: boolean
+  /**
+   * Find LAN peers with mDNS. Off when every listen address is loopback, where it could
+   * only find nodes the local rendezvous directory already finds.
+   *
+   * @default true unless listening only on loopback
+   */
+  mdns?: boolean
+  /**
+   * Directory through which nodes on the same machine find each other; `false` turns it off.
+   *
+   * @default `${os.tmpdir()}/shoal-peers-<swarm>`
+   */
+  localPeersDir?: string | false
+  /**
+   * How often a publisher re-announces what it publishes and holders re-send their beacons
+   * (gossip reaches only peers already subscribed).
+   *
+   * @default 5_000
+   */
+  announceIntervalMs?: number
+  /**
+   * How often a download without enough peers asks the DHT for more holders.
+   *
+   * @default 3_000
+   */
+  findIntervalMs?: number
+  /** Exchange tuning, see {@link ExchangeInit} */
+  exchange?: Omit<ExchangeInit, 'store'>
+}
+
+export interface ResolvedConfig {
+  dataDir: string
+  outputDir: string
+  listen: Multiaddr[]
+  bootstrap: Multiaddr[]
+  swarm: string
+  fetchAnnounced: boolean
+  mdns: boolean
+  localPeersDir: string | false
+  announceIntervalMs: number
+  findIntervalMs: number
+  exchange: Omit<ExchangeInit, 'store'>
+}
+
+export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4010'
+
+/** Fill in defaults and reject bad values with a message that says what to do */
+export function resolveConfig (init: ShoalNodeInit): ResolvedConfig {
+  const dataDir = resolve(expandHome(init.dataDir ?? join(homedir(), '.shoal')))
+  const listen = (init.listen ?? [DEFAULT_LISTEN]).map(a => parseAddr(a, 'listen', false))
+  const bootstrap = (init.bootstrap ?? []).map(a => parseAddr(a, 'bootstrap', true))
+  const swarm = init.swarm ?? 'default'
+  if (!/^[a-zA-Z0-9_.-]{1,64}$/.test(swarm)) {
+    throw new ShoalError('ERR_BAD_OPTION', `swarm name "${swarm}" is invalid — use 1-64 letters, digits, '.', '_' or '-'`)
+  }
+  const onlyLoopback = listen.every(a => /^\/ip[46]\/(127\.|::1)/.test(a.toString()))
+  return {
+    dataDir,
+    outputDir: resolve(expandHome(init.outputDir ?? join(dataDir, 'artifacts'))),
+    listen,
+    bootstrap,
+    swarm,
+    fetchAnnounced: init.fetchAnnounced ?? true,
+    mdns: init.mdns ?? !onlyLoopback,
+    localPeersDir: init.localPeersDir ?? defaultLocalPeersDir(swarm),
+    announceIntervalMs: positive(init.announceIntervalMs ?? 5_000, 'announceIntervalMs'),
+    findIntervalMs: positive(init.findIntervalMs ?? 3_000, 'findIntervalMs'),
+    exchange: init.exchange ?? {}
+  }
+}
+
+function parseAddr (value: string, what: string, needPeerId: boolean): Multiaddr {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(value)
+  } catch {
+    throw new ShoalError('ERR_BAD_ADDRESS', `${what} address "${value}" is not a multiaddr — expected e.g. /ip4/127.0.0.1/tcp/4010${needPeerId ? '/p2p/<peer id>' : ''}`)
+  }
+  const s = ma.toString()
+  if (!/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+/.test(s)) {
+    throw new ShoalError('ERR_BAD_ADDRESS', `${what} address "${value}" is not a TCP address — expected e.g. /ip4/127.0.0.1/tcp/4010${needPeerId ? '/p2p/<peer id>' : ''}`)
+  }
+  const port = Number(s.split('/')[4])
+  if (!Number.isInteger(port) || port > 65535) {
+    throw new ShoalError('ERR_BAD_ADDRESS', `${what} address "${value}" has an invalid port`)
+  }
+  if (needPeerId && ma.getComponents().find(c => c.name === 'p2p') == null) {
+    throw new ShoalError('ERR_BAD_ADDRESS', `bootstrap address "${value}" lacks /p2p/<peer id> — copy the full address a node prints at start`)
+  }
+  return ma
+}
+
+function positive (n: number, name: string): number {
+  if (!Number.isFinite(n) || n <= 0) throw new ShoalError('ERR_BAD_OPTION', `${name} must be a positive number of milliseconds, got ${n}`)
+  return n
+}
+
+function expandHome (p: string): string {
+  return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p
+}

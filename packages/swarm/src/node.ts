@@ -1,0 +1,381 @@
+/**
+ * A Shoal node: one libp2p host running the exchange and discovery, plus the glue between them
+ * (discovery finds holders, the exchange trades with them) and the artifact lifecycle
+ * (announce → fetch → verify → write to the output dir → keep serving).
+ */
+import './polyfill.js'
+import { mkdir, access, constants as fsConstants } from 'node:fs/promises'
+import { join } from 'node:path'
+import { chunkFile, parseArtifactId } from '@shoal/content'
+import { openStore } from '@shoal/store'
+import { exchange } from '@shoal/exchange'
+import { Discovery, discoveryServices, localPeers } from '@shoal/discovery'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { bootstrap } from '@libp2p/bootstrap'
+import { mdns } from '@libp2p/mdns'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { LevelDatastore } from 'datastore-level'
+import { resolveConfig } from './config.js'
+import { ShoalError } from './errors.js'
+import { loadOrCreateKey } from './identity.js'
+import type { ResolvedConfig, ShoalNodeInit } from './config.js'
+import type { Exchange, TransferStats } from '@shoal/exchange'
+import type { Announcement, DiscoveryServices, HolderBeacon } from '@shoal/discovery'
+import type { ChunkFileOptions, Manifest } from '@shoal/content'
+import type { Store } from '@shoal/store'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export type ShoalServices = DiscoveryServices & { exchange: Exchange, identify: unknown }
+
+/** Progress of one artifact on this node */
+export interface ArtifactProgress extends TransferStats {
+  /** Peer id of the publisher, when learned from an announcement */
+  publisher?: string
+  /** Where the complete file was written */
+  path?: string
+}
+
+export interface ShoalNodeEvents {
+  /** An artifact was announced in the swarm */
+  announcement: CustomEvent<Announcement>
+  /** A chunk of an artifact being fetched was verified and stored */
+  progress: CustomEvent<ArtifactProgress>
+  /** An artifact was fetched, verified and written to the output dir */
+  complete: CustomEvent<ArtifactProgress>
+  /** Something went wrong in the background (a fetch that failed, a DHT error) */
+  error: CustomEvent<Error>
+  /** A peer reported it holds a complete copy of an artifact */
+  replica: CustomEvent<{ id: string, peer: string, replicas: number }>
+}
+
+export interface PublishOptions extends Pick<ChunkFileOptions, 'chunkSize' | 'name' | 'onProgress' | 'signal'> {}
+
+export interface Published {
+  id: CID
+  manifest: Manifest
+}
+
+export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
+  readonly libp2p: Libp2p<ShoalServices>
+  readonly store: Store
+  readonly discovery: Discovery
+  readonly config: ResolvedConfig
+  private readonly publishers = new Map<string, string>()
+  private readonly fetching = new Map<string, Promise<string>>()
+  private readonly paths = new Map<string, string>()
+  private readonly published = new Map<string, Announcement>()
+  private readonly provided = new Set<string>()
+  /** artifact id → peers that reported a complete copy */
+  private readonly replicas = new Map<string, Set<string>>()
+  private readonly timers: Array<ReturnType<typeof setInterval>> = []
+  private readonly stopping = new AbortController()
+
+  private constructor (libp2p: Libp2p<ShoalServices>, store: Store, config: ResolvedConfig) {
+    super()
+    this.libp2p = libp2p
+    this.store = store
+    this.config = config
+    this.discovery = new Discovery(libp2p, { swarm: config.swarm })
+  }
+
+  /** Check the configuration, open the store and build (not start) the node */
+  static async create (init: ShoalNodeInit = {}): Promise<ShoalNode> {
+    const config = resolveConfig(init)
+    await ensureWritableDir(config.dataDir, 'ERR_DATA_DIR', 'data dir')
+    await ensureWritableDir(config.outputDir, 'ERR_OUTPUT_DIR', 'output dir')
+    const store = await openStore({ dataDir: join(config.dataDir, 'store') })
+    try {
+      const datastore = new LevelDatastore(join(config.dataDir, 'libp2p'))
+      await datastore.open()
+      const peerDiscovery: any[] = []
+      if (config.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: config.bootstrap.map(a => a.toString()) }))
+      if (config.mdns) peerDiscovery.push(mdns())
+      if (config.localPeersDir !== false) peerDiscovery.push(localPeers({ dir: config.localPeersDir }))
+      const libp2p = await createLibp2p({
+        privateKey: await loadOrCreateKey(config.dataDir),
+        datastore,
+        addresses: { listen: config.listen.map(a => a.toString()) },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        peerDiscovery,
+        // A whole swarm on one host dials in at once; the default 5/s per host would reset it.
+        connectionManager: { inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 256 },
+        services: {
+          ...discoveryServices(),
+          identify: identify(),
+          exchange: exchange({ ...config.exchange, store })
+        },
+        start: false
+      })
+      return new ShoalNode(libp2p as unknown as Libp2p<ShoalServices>, store, config)
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+  }
+
+  get peerId (): PeerId {
+    return this.libp2p.peerId
+  }
+
+  /** Addresses other nodes can reach this one at (with /p2p/<peer id>) */
+  get multiaddrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(a => a.toString())
+  }
+
+  get exchange (): Exchange {
+    return this.libp2p.services.exchange
+  }
+
+  async start (): Promise<void> {
+    try {
+      await this.libp2p.start()
+    } catch (err: any) {
+      await this.store.close().catch(() => {})
+      if (/EADDRINUSE|address already in use/i.test(`${err.message} ${err.cause?.message ?? ''}`) || err.code === 'EADDRINUSE') {
+        throw new ShoalError('ERR_ADDRESS_IN_USE', `listen address ${this.config.listen.join(', ')} is already in use — pick another port with --listen`, { cause: err })
+      }
+      throw err
+    }
+    // Dial what discovery finds, so gossip and the DHT have peers to work with.
+    this.libp2p.addEventListener('peer:discovery', (evt) => {
+      if (this.libp2p.getConnections(evt.detail.id).length > 0) return
+      this.libp2p.dial(evt.detail.id, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+    })
+    this.discovery.addEventListener('announcement', (evt) => { this.onAnnouncement(evt.detail) })
+    this.discovery.addEventListener('beacon', (evt) => { this.onBeacon(evt.detail) })
+    this.exchange.addEventListener('artifact:progress', (evt) => { this.onProgress(evt.detail) })
+    await this.discovery.start()
+    this.every(this.config.announceIntervalMs, () => { void this.reannounce() })
+    this.every(this.config.findIntervalMs, () => { void this.findMoreHolders() })
+    // Artifacts finished before a restart are served again right away.
+    for (const handle of this.store.list()) {
+      if (handle.isComplete && handle.path != null) this.paths.set(handle.id.toString(), handle.path)
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.stopping.abort()
+    for (const t of this.timers) clearInterval(t)
+    await this.discovery.stop().catch(() => {})
+    await this.libp2p.stop()
+    await this.store.close()
+  }
+
+  /**
+   * Chunk a file, keep it in the store (served in place, not copied), provide it in the DHT and
+   * announce it to the swarm. Re-announced every `announceIntervalMs` while the node runs.
+   */
+  async publish (path: string, options: PublishOptions = {}): Promise<Published> {
+    const { id, manifest, manifestBytes } = await chunkFile(path, { ...options, publisher: this.peerId.toString() })
+    await this.store.addComplete(manifest, manifestBytes, id, path)
+    const key = id.toString()
+    this.paths.set(key, path)
+    this.published.set(key, {
+      id: key, name: manifest.name, size: manifest.size, publisher: this.peerId.toString(), addrs: this.multiaddrs, at: Date.now()
+    })
+    void this.provide(id)
+    await this.reannounce()
+    return { id, manifest }
+  }
+
+  /**
+   * Fetch an artifact by id and write it to the output dir under its name once every chunk is
+   * verified. Resolves with the file's path. Peers come from `hints`, the DHT, beacons and PEX.
+   */
+  async fetch (id: CID | string, hints: Array<{ id: PeerId, multiaddrs: Multiaddr[] }> = []): Promise<string> {
+    const cid = typeof id === 'string' ? parseArtifactId(id) : id
+    const key = cid.toString()
+    if (hints.length > 0) this.exchange.addPeers(cid, hints)
+    const running = this.fetching.get(key)
+    if (running != null) return await running
+    const done = this.paths.get(key)
+    if (done != null) return done
+    const job = (async () => {
+      void this.findHolders(cid)
+      const handle = await this.exchange.fetch(cid, { signal: this.stopping.signal })
+      const dest = join(this.config.outputDir, handle.manifest.name)
+      const path = handle.path ?? await handle.finalize(dest)
+      this.paths.set(key, path)
+      const progress = this.progressOf(key)
+      void this.sendBeacon(key, true)
+      this.safeDispatchEvent('complete', { detail: progress })
+      return path
+    })()
+    this.fetching.set(key, job)
+    try {
+      return await job
+    } finally {
+      this.fetching.delete(key)
+    }
+  }
+
+  /** Peers known to hold a complete copy of an artifact (from their beacons) */
+  replicasOf (id: CID | string): string[] {
+    return [...(this.replicas.get(id.toString()) ?? [])]
+  }
+
+  /** Resolve once at least `count` other peers report a complete copy */
+  async waitForReplicas (id: CID | string, count: number, options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const key = id.toString()
+    if (this.replicasOf(key).length >= count) return this.replicasOf(key)
+    return await new Promise((resolve, reject) => {
+      const onReplica = (evt: CustomEvent<{ id: string }>): void => {
+        if (evt.detail.id !== key || this.replicasOf(key).length < count) return
+        cleanup()
+        resolve(this.replicasOf(key))
+      }
+      const onAbort = (): void => { cleanup(); reject(options.signal?.reason ?? new Error('aborted')) }
+      const cleanup = (): void => {
+        this.removeEventListener('replica', onReplica)
+        options.signal?.removeEventListener('abort', onAbort)
+      }
+      this.addEventListener('replica', onReplica)
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /** Progress and counters of every artifact this node has touched */
+  stats (): ArtifactProgress[] {
+    return this.exchange.stats().map(s => this.decorate(s))
+  }
+
+  private progressOf (key: string): ArtifactProgress {
+    const s = this.exchange.stats(parseArtifactId(key))
+    return this.decorate(s ?? { id: key } as TransferStats)
+  }
+
+  private decorate (s: TransferStats): ArtifactProgress {
+    return { ...s, publisher: this.publishers.get(s.id), path: this.paths.get(s.id) }
+  }
+
+  private onAnnouncement (a: Announcement): void {
+    this.publishers.set(a.id, a.publisher)
+    this.safeDispatchEvent('announcement', { detail: a })
+    if (!this.config.fetchAnnounced || this.paths.has(a.id) || this.fetching.has(a.id) || this.published.has(a.id)) return
+    let cid: CID
+    let publisher: PeerId
+    try {
+      cid = parseArtifactId(a.id)
+      publisher = peerIdFromAnnouncement(a)
+    } catch (err: any) {
+      this.emitError(new Error(`ignoring announcement with bad id or publisher: ${err.message}`))
+      return
+    }
+    this.fetch(cid, [{ id: publisher, multiaddrs: toMultiaddrs(a.addrs) }])
+      .catch(err => { if (!this.stopping.signal.aborted) this.emitError(err) })
+  }
+
+  private onBeacon (b: HolderBeacon): void {
+    if (b.complete) {
+      let set = this.replicas.get(b.id)
+      if (set == null) this.replicas.set(b.id, set = new Set())
+      if (!set.has(b.peer)) {
+        set.add(b.peer)
+        this.safeDispatchEvent('replica', { detail: { id: b.id, peer: b.peer, replicas: set.size } })
+      }
+    }
+    // A holder of something we are fetching is a peer worth trading with.
+    if (this.fetching.has(b.id) && b.have > 0) {
+      try {
+        this.exchange.addPeers(parseArtifactId(b.id), [{ id: peerIdFromString(b.peer), multiaddrs: toMultiaddrs(b.addrs) }])
+      } catch {}
+    }
+  }
+
+  private onProgress (s: TransferStats): void {
+    const cid = parseArtifactId(s.id)
+    if (!this.provided.has(s.id)) void this.provide(cid)
+    void this.sendBeacon(s.id, false)
+    this.safeDispatchEvent('progress', { detail: this.decorate(s) })
+  }
+
+  private async provide (cid: CID): Promise<void> {
+    this.provided.add(cid.toString())
+    try {
+      await this.discovery.provide(cid)
+    } catch (err: any) {
+      this.provided.delete(cid.toString())
+      this.emitError(new Error(`providing ${cid.toString()} in the DHT failed: ${err.message}`))
+    }
+  }
+
+  private async sendBeacon (key: string, complete: boolean): Promise<void> {
+    const s = this.exchange.stats(parseArtifactId(key))
+    if (s == null) return
+    try {
+      await this.discovery.beacon({
+        id: key, peer: this.peerId.toString(), addrs: this.multiaddrs, have: s.have, total: s.chunks ?? 0, complete, at: Date.now()
+      })
+    } catch {}
+  }
+
+  /** Gossip only reaches peers already subscribed, so announcements and beacons are repeated */
+  private async reannounce (): Promise<void> {
+    for (const a of this.published.values()) {
+      await this.discovery.announce({ ...a, addrs: this.multiaddrs, at: Date.now() }).catch(() => {})
+    }
+    for (const key of this.paths.keys()) {
+      if (!this.published.has(key)) await this.sendBeacon(key, true)
+    }
+  }
+
+  /** Downloads short of peers ask the DHT for more holders */
+  private async findMoreHolders (): Promise<void> {
+    for (const key of this.fetching.keys()) {
+      const cid = parseArtifactId(key)
+      if (this.exchange.peersOf(cid).length < 4) void this.findHolders(cid)
+    }
+  }
+
+  private async findHolders (cid: CID): Promise<void> {
+    try {
+      const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(15_000)])
+      for await (const holder of this.discovery.findHolders(cid, { signal, limit: 20 })) {
+        this.exchange.addPeers(cid, [holder])
+      }
+    } catch {}
+  }
+
+  private every (ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms)
+    t.unref?.()
+    this.timers.push(t)
+  }
+
+  private emitError (err: Error): void {
+    this.safeDispatchEvent('error', { detail: err })
+  }
+}
+
+function peerIdFromAnnouncement (a: Announcement): PeerId {
+  return peerIdFromString(a.publisher)
+}
+
+/** Parse what parses; a peer's one bad address should not cost us its good ones */
+function toMultiaddrs (addrs: string[]): Multiaddr[] {
+  const out: Multiaddr[] = []
+  for (const a of addrs) {
+    try { out.push(multiaddr(a)) } catch {}
+  }
+  return out
+}
+
+async function ensureWritableDir (dir: string, code: 'ERR_DATA_DIR' | 'ERR_OUTPUT_DIR', what: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true })
+    await access(dir, fsConstants.W_OK)
+  } catch (err: any) {
+    const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'is not a directory' : err.code === 'EACCES' ? 'is not writable' : `cannot be used (${err.code ?? err.message})`
+    throw new ShoalError(code, `${what} ${dir} ${why} — choose another with --${code === 'ERR_DATA_DIR' ? 'data-dir' : 'output-dir'}`)
+  }
+}
