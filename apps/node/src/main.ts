@@ -6,7 +6,8 @@
 import { ShoalNode, ShoalError } from '@shoal/swarm'
 import { readOptions, USAGE } from './options.js'
 import { StatusFile } from './status.js'
-import { formatBytes, log } from './log.js'
+import { formatBytes } from '@shoal/content'
+import { log } from './log.js'
 
 async function main (): Promise<void> {
   const opts = await readOptions(process.argv.slice(2), process.env)

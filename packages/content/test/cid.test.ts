@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
-import { RAW_CODEC, chunkCid, verifyChunk, parseArtifactId, encodeManifest, ContentError } from '../src/index.js'
+import { RAW_CODEC, chunkCid, verifyChunk, parseArtifactId, encodeManifest, ContentError, formatBytes } from '../src/index.js'
 
 const enc = new TextEncoder()
 
@@ -61,5 +61,14 @@ describe('parseArtifactId', () => {
   it.each(['', 'nope', chunkCid(new Uint8Array(1)).toString(), 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'])('rejects %p', (s) => {
     expect(() => parseArtifactId(s)).toThrow(ContentError)
     try { parseArtifactId(s) } catch (err) { expect((err as ContentError).code).toBe('ERR_BAD_ARTIFACT_ID') }
+  })
+})
+
+describe('formatBytes', () => {
+  it('prints bytes, then binary units', () => {
+    expect(formatBytes(0)).toBe('0 B')
+    expect(formatBytes(1023)).toBe('1023 B')
+    expect(formatBytes(1536)).toBe('1.50 KiB')
+    expect(formatBytes(64 * 1024 * 1024)).toBe('64.0 MiB')
   })
 })

@@ -78,9 +78,12 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
   private readonly stopping = new AbortController()
 
-  private constructor (libp2p: Libp2p<ShoalServices>, store: Store, config: ResolvedConfig) {
+  private readonly datastore: LevelDatastore
+
+  private constructor (libp2p: Libp2p<ShoalServices>, store: Store, datastore: LevelDatastore, config: ResolvedConfig) {
     super()
     this.libp2p = libp2p
+    this.datastore = datastore
     this.store = store
     this.config = config
     this.discovery = new Discovery(libp2p, { swarm: config.swarm })
@@ -92,8 +95,8 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     await ensureWritableDir(config.dataDir, 'ERR_DATA_DIR', 'data dir')
     await ensureWritableDir(config.outputDir, 'ERR_OUTPUT_DIR', 'output dir')
     const store = await openStore({ dataDir: join(config.dataDir, 'store') })
+    const datastore = new LevelDatastore(join(config.dataDir, 'libp2p'))
     try {
-      const datastore = new LevelDatastore(join(config.dataDir, 'libp2p'))
       await datastore.open()
       const peerDiscovery: any[] = []
       if (config.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: config.bootstrap.map(a => a.toString()) }))
@@ -116,9 +119,10 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
         },
         start: false
       })
-      return new ShoalNode(libp2p as unknown as Libp2p<ShoalServices>, store, config)
+      return new ShoalNode(libp2p as unknown as Libp2p<ShoalServices>, store, datastore, config)
     } catch (err) {
       await store.close()
+      await Promise.resolve(datastore.close()).catch(() => {})
       throw err
     }
   }
@@ -140,7 +144,9 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     try {
       await this.libp2p.start()
     } catch (err: any) {
+      await Promise.resolve(this.libp2p.stop()).catch(() => {})
       await this.store.close().catch(() => {})
+      await this.datastore.close().catch(() => {})
       if (/EADDRINUSE|address already in use/i.test(`${err.message} ${err.cause?.message ?? ''}`) || err.code === 'EADDRINUSE') {
         throw new ShoalError('ERR_ADDRESS_IN_USE', `listen address ${this.config.listen.join(', ')} is already in use — pick another port with --listen`, { cause: err })
       }
@@ -163,12 +169,14 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     }
   }
 
+  /** Stop networking and close the store; also releases a node that was created but never started */
   async stop (): Promise<void> {
     this.stopping.abort()
     for (const t of this.timers) clearInterval(t)
     await this.discovery.stop().catch(() => {})
     await this.libp2p.stop()
     await this.store.close()
+    await this.datastore.close()
   }
 
   /**
