@@ -10,7 +10,9 @@ import { formatBytes } from '@shoal/content'
 import { log } from './log.js'
 
 async function main (): Promise<void> {
-  const opts = await readOptions(process.argv.slice(2), process.env)
+  // `pnpm start -- --flag` passes the `--` through; it means nothing here.
+  const argv = process.argv.slice(2)
+  const opts = await readOptions(argv[0] === '--' ? argv.slice(1) : argv, process.env)
   if (opts.help) {
     process.stdout.write(USAGE)
     return

@@ -163,9 +163,13 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     await this.discovery.start()
     this.every(this.config.announceIntervalMs, () => { void this.reannounce() })
     this.every(this.config.findIntervalMs, () => { void this.findMoreHolders() })
-    // Artifacts finished before a restart are served again right away.
+    // After a restart, finished artifacts are served again at once and partial ones resume.
     for (const handle of this.store.list()) {
-      if (handle.isComplete && handle.path != null) this.paths.set(handle.id.toString(), handle.path)
+      if (handle.isComplete && handle.path != null) {
+        this.paths.set(handle.id.toString(), handle.path)
+      } else if (this.config.fetchAnnounced) {
+        this.fetch(handle.id).catch(err => { if (!this.stopping.signal.aborted) this.emitError(err) })
+      }
     }
   }
 
