@@ -59,7 +59,7 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
       }
     }))
   } catch (err: any) {
-    throw new UsageError(`${err.message.split('\n')[0]} — see shoal-node --help`)
+    throw new UsageError(`${err.message.split('\n')[0].replace(/\. .*$/, '')} — see shoal-node --help`)
   }
   const file = values.config != null ? await readConfigFile(values.config) : {}
   const list = (s?: string): string[] | undefined => s?.split(',').map(x => x.trim()).filter(x => x !== '')

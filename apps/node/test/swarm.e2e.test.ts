@@ -33,7 +33,7 @@ async function writeRandomFile (path: string, size: number): Promise<string> {
   for (let left = size; left > 0; left -= 1 << 20) {
     const piece = randomBytes(Math.min(left, 1 << 20))
     hash.update(piece)
-    if (!out.write(piece)) await new Promise(resolve => out.once('drain', resolve))
+    if (!out.write(piece)) await new Promise<void>(resolve => out.once('drain', () => { resolve() }))
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => { err != null ? reject(err) : resolve() }))
   return hash.digest('hex')

@@ -16,17 +16,18 @@ async function main (): Promise<void> {
     return
   }
   const say = (line: string): void => { if (!opts.quiet) process.stderr.write(`${line}\n`) }
-  const node = await ShoalNode.create(opts.init)
   const abort = new AbortController()
-  let stopping = false
+  let node: ShoalNode | undefined
   const onSignal = (signal: string): void => {
-    if (stopping) return
-    stopping = true
+    if (abort.signal.aborted) return
     say(`${signal}: stopping`)
-    abort.abort(new ShoalError('ERR_BAD_OPTION', `interrupted by ${signal} before ${opts.replicas} replica(s) were reached`))
+    // Before the node runs there is nothing to stop cleanly.
+    if (node == null) process.exit(130)
+    abort.abort(new ShoalError('ERR_INTERRUPTED', `interrupted by ${signal} before ${opts.replicas} replica(s) were reached`))
   }
   process.on('SIGINT', () => { onSignal('SIGINT') })
   process.on('SIGTERM', () => { onSignal('SIGTERM') })
+  node = await ShoalNode.create(opts.init)
 
   await node.start()
   try {
@@ -49,7 +50,7 @@ async function main (): Promise<void> {
     try {
       await node.waitForReplicas(id, opts.replicas, { signal: AbortSignal.any(signals) })
     } catch (err: any) {
-      if (err?.name === 'TimeoutError') throw new ShoalError('ERR_BAD_OPTION', `timed out after ${opts.timeoutMs} ms with ${node.replicasOf(id).length}/${opts.replicas} replicas — are nodes running in swarm "${node.config.swarm}"?`)
+      if (err?.name === 'TimeoutError') throw new ShoalError('ERR_TIMEOUT', `timed out after ${opts.timeoutMs} ms with ${node.replicasOf(id).length}/${opts.replicas} replicas — are nodes running in swarm "${node.config.swarm}"?`)
       throw err
     }
     const sent = node.stats().find(s => s.id === id.toString())?.bytesSent ?? 0

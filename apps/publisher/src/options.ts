@@ -1,8 +1,9 @@
 /** Command line of the publisher: `publisher push <file> [options]` */
-import { stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '@shoal/content'
 import type { ShoalNodeInit } from '@shoal/swarm'
 
 export const USAGE = `Usage: publisher push <file> [options]
@@ -60,7 +61,7 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
       }
     }))
   } catch (err: any) {
-    throw new UsageError(`${err.message.split('\n')[0]} — see publisher --help`)
+    throw new UsageError(`${err.message.split('\n')[0].replace(/\. .*$/, '')} — see publisher --help`)
   }
   const help = values.help === true
   if (help) return { help, file: '', replicas: 1, quiet: false, init: {} }
@@ -68,14 +69,17 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
   if (command !== 'push') throw new UsageError(command == null ? 'missing command — usage: publisher push <file>' : `unknown command "${command}" — usage: publisher push <file>`)
   if (file == null) throw new UsageError('missing file — usage: publisher push <file>')
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" — push takes one file`)
+  const replicas = integer(values.replicas ?? '1', '--replicas', 0)
+  const chunkSize = values['chunk-size'] != null ? integer(values['chunk-size'], '--chunk-size', MIN_CHUNK_SIZE, MAX_CHUNK_SIZE) : undefined
+  const timeoutMs = values.timeout != null ? integer(values.timeout, '--timeout', 1) * 1000 : undefined
   await checkFile(file)
   const list = (s?: string): string[] | undefined => s?.split(',').map(x => x.trim()).filter(x => x !== '')
   return {
     help,
     file: resolve(file),
-    replicas: integer(values.replicas ?? '1', '--replicas', 0),
-    chunkSize: values['chunk-size'] != null ? integer(values['chunk-size'], '--chunk-size', 1) : undefined,
-    timeoutMs: values.timeout != null ? integer(values.timeout, '--timeout', 1) * 1000 : undefined,
+    replicas,
+    chunkSize,
+    timeoutMs,
     quiet: values.quiet === true,
     init: {
       dataDir: values['data-dir'] ?? env.SHOAL_PUBLISHER_DIR ?? join(homedir(), '.shoal', 'publisher'),
@@ -89,9 +93,11 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
   }
 }
 
-function integer (raw: string, flag: string, min: number): number {
+function integer (raw: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(raw)
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${raw}"`)
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got "${raw}"`)
+  }
   return n
 }
 
@@ -106,4 +112,10 @@ async function checkFile (file: string): Promise<void> {
   }
   if (s.isDirectory()) throw new UsageError(`${file} is a directory — push one file (tar it first)`)
   if (!s.isFile()) throw new UsageError(`${file} is not a regular file`)
+  // stat succeeds on a file we may not read; open it so that fails here, in one line.
+  try {
+    await (await open(file, 'r')).close()
+  } catch (err: any) {
+    throw new UsageError(`${file}: cannot be read (${err.code ?? err.message}) — check its permissions`)
+  }
 }

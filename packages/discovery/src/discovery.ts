@@ -6,7 +6,7 @@ import { decodeAnnouncement, decodeHolderBeacon, encodeAnnouncement, encodeHolde
 import { waitForRoutingTable } from './routing-table.js'
 import type { Announcement, HolderBeacon } from './messages.js'
 import type { DiscoveryServices } from './services.js'
-import type { Message } from '@libp2p/gossipsub'
+import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { AbortOptions, Libp2p, Logger, PeerId, PeerInfo } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -46,6 +46,11 @@ export interface DiscoveryEvents {
   announcement: CustomEvent<Announcement>
   /** A valid holder beacon arrived from the peer it describes */
   beacon: CustomEvent<HolderBeacon>
+  /**
+   * A peer subscribed to the announce topic. Gossip does not replay old messages, so a
+   * publisher re-announces to newcomers on this event rather than waiting for its next round.
+   */
+  subscriber: CustomEvent<PeerId>
 }
 
 /** Options for {@link Discovery.findHolders}. */
@@ -97,6 +102,7 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
     this.routingTableWaitMs = init.routingTableWaitMs ?? 10_000
     this.throttle = new BeaconThrottle(init.beaconIntervalMs ?? 1_000, async b => { await this.publishBeacon(b) })
     this.onMessage = this.onMessage.bind(this)
+    this.onSubscriptionChange = this.onSubscriptionChange.bind(this)
   }
 
   /** Subscribe to the swarm's topics and start emitting events. Idempotent. */
@@ -112,6 +118,7 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
     pubsub.topicValidators.set(this.beaconTopic, (_from, msg) =>
       this.readBeacon(msg) != null ? TopicValidatorResult.Accept : TopicValidatorResult.Reject)
     pubsub.addEventListener('message', this.onMessage)
+    pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.subscribe(this.announceTopic)
     pubsub.subscribe(this.beaconTopic)
   }
@@ -124,6 +131,7 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
     this.throttle.clear()
     const pubsub = this.libp2p.services.pubsub
     pubsub.removeEventListener('message', this.onMessage)
+    pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     for (const topic of [this.announceTopic, this.beaconTopic]) {
       pubsub.topicValidators.delete(topic)
       try {
@@ -224,6 +232,11 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
       if (signal.aborted) throw err
       this.log.error('findHolders %c ended early - %e', root, err)
     }
+  }
+
+  private onSubscriptionChange (evt: CustomEvent<SubscriptionChangeData>): void {
+    const joined = evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.announceTopic)
+    if (joined) this.safeDispatchEvent('subscriber', { detail: evt.detail.peerId })
   }
 
   private onMessage (evt: CustomEvent<Message>): void {

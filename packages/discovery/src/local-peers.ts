@@ -50,6 +50,8 @@ class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerD
   private readonly log: Logger
   private readonly seen = new Map<string, string>()
   private timer?: ReturnType<typeof setInterval>
+  private advertising: Promise<void> = Promise.resolve()
+  private stopped = false
 
   constructor (components: LocalPeersComponents, init: LocalPeersInit) {
     super()
@@ -66,23 +68,33 @@ class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerD
   async start (): Promise<void> {}
 
   async afterStart (): Promise<void> {
+    this.stopped = false
     await mkdir(this.dir, { recursive: true })
-    await this.advertise()
+    this.advertising = this.advertise()
+    await this.advertising
     await this.scan()
     this.timer = setInterval(() => { void this.scan() }, this.intervalMs)
     this.timer.unref?.()
   }
 
   async stop (): Promise<void> {
+    this.stopped = true
     clearInterval(this.timer)
+    // libp2p stops a node whose start failed while afterStart may still be writing our entry.
+    await this.advertising.catch(() => {})
     await rm(this.file, { force: true })
   }
 
   private async advertise (): Promise<void> {
+    if (this.stopped) return
     const addrs = this.components.addressManager.getAddresses().map(a => a.toString())
     const entry: Entry = { id: this.components.peerId.toString(), pid: process.pid, addrs }
     const tmp = `${this.file}.${process.pid}.tmp`
     await writeFile(tmp, JSON.stringify(entry))
+    if (this.stopped) {
+      await rm(tmp, { force: true })
+      return
+    }
     await rename(tmp, this.file)
   }
 

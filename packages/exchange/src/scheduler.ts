@@ -46,6 +46,14 @@ export interface SchedulerInit {
    * @default 2
    */
   endgameDuplicates?: number
+  /**
+   * Endgame starts only when at most this many chunks are missing (and all are requested).
+   * Without this bound a small artifact would be "in endgame" from its first wave of requests
+   * and pay for duplicate blocks throughout.
+   *
+   * @default 4
+   */
+  endgameThreshold?: number
   /** Random source in [0, 1), injectable for deterministic tests @default Math.random */
   random?: () => number
 }
@@ -70,6 +78,7 @@ export class Scheduler {
   private readonly timeoutMs: number
   private readonly randomFirst: number
   private readonly endgameDuplicates: number
+  private readonly endgameThreshold: number
   private readonly random: () => number
   private completed = false
 
@@ -82,6 +91,7 @@ export class Scheduler {
     this.timeoutMs = init.requestTimeoutMs ?? 30_000
     this.randomFirst = init.randomFirst ?? 4
     this.endgameDuplicates = init.endgameDuplicates ?? 2
+    this.endgameThreshold = init.endgameThreshold ?? 4
     this.random = init.random ?? Math.random
   }
 
@@ -248,9 +258,9 @@ export class Scheduler {
       if (this.have.count() < this.randomFirst) return shuffle(fresh, this.random).slice(0, slots)
       return this.rarestFirst(fresh, slots)
     }
-    // Endgame only once nothing anywhere is left unrequested: every peer that could help may
-    // duplicate at most `endgameDuplicates` outstanding requests.
-    if (this.anyUnrequested(missing)) return []
+    // Endgame only for the last few chunks, once nothing anywhere is left unrequested: every
+    // peer that could help may duplicate at most `endgameDuplicates` outstanding requests.
+    if (missing.length > this.endgameThreshold || this.anyUnrequested(missing)) return []
     return this.rarestFirst(endgame, slots)
   }
 

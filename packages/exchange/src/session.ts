@@ -4,6 +4,7 @@
  * the peer's requests one block at a time with backpressure. It makes no decisions about what
  * to download; the host (and its scheduler) does.
  */
+import { setMaxListeners } from 'node:events'
 import { bytes, readFrames, writeFrame } from './wire.js'
 import type { Message, Handshake, PexPeer } from './pb/message.js'
 import type { PeerId, Stream } from '@libp2p/interface'
@@ -49,6 +50,8 @@ export class Session {
     this.outbound = stream.direction === 'outbound'
     this.host = host
     this.init = init
+    // Every send waiting on backpressure listens on this signal.
+    setMaxListeners(Infinity, this.abort.signal)
   }
 
   get isClosed (): boolean {
@@ -108,7 +111,14 @@ export class Session {
       await this.host.onHandshake(this, msg.handshake)
       return
     }
-    if (!this.handshaken) throw new Error('peer sent a message before its handshake')
+    if (!this.handshaken) {
+      // A peer that does not hold the artifact refuses the whole session in place of a handshake.
+      if (msg.reject != null && msg.reject.indices.length === 0) {
+        this.host.onReject(this, [], msg.reject.reason)
+        return
+      }
+      throw new Error('peer sent a message before its handshake')
+    }
     if (msg.have != null) this.host.onHave(this, msg.have.indices)
     if (msg.request != null) this.enqueue(msg.request.indices)
     if (msg.cancel != null) {

@@ -73,6 +73,8 @@ export class Transfer implements SessionHost {
   private readonly ctx: TransferContext
   private readonly pendingBitfields = new Map<string, Uint8Array>()
   private readonly counters = { received: 0, sent: 0, duplicate: 0, invalid: 0, from: new Map<string, number>() }
+  /** Chunk writes in progress, so a copy arriving meanwhile counts as a duplicate, not twice */
+  private readonly writing = new Map<number, Promise<boolean>>()
   private readonly done: { promise: Promise<ArtifactHandle>, resolve(h: ArtifactHandle): void, reject(e: Error): void }
 
   constructor (id: CID, ctx: TransferContext, handle?: ArtifactHandle) {
@@ -160,7 +162,12 @@ export class Transfer implements SessionHost {
       existing.close()
     }
     this.sessions.set(session.peer, session)
-    this.candidates.set(session.peer, { id: session.peerId, multiaddrs: this.ctx.addrsOf(session.peerId) })
+    // Keep an existing candidate's lastDial: replacing the entry would defeat the dial backoff,
+    // and a peer that refuses us or sends bad blocks would be redialled in a tight loop.
+    const addrs = this.ctx.addrsOf(session.peerId)
+    const known = this.candidates.get(session.peer)
+    if (known == null) this.candidates.set(session.peer, { id: session.peerId, multiaddrs: addrs })
+    else if (addrs.length > 0) known.multiaddrs = addrs
     return true
   }
 
@@ -199,13 +206,24 @@ export class Transfer implements SessionHost {
   async onBlock (session: Session, index: number, data: Uint8Array): Promise<void> {
     const handle = this.handle
     if (handle == null || index >= handle.manifest.chunks.length) return
+    // Another copy of this chunk (endgame) may be being verified and written right now.
+    for (let pending = this.writing.get(index); pending != null; pending = this.writing.get(index)) {
+      await pending.catch(() => false)
+    }
     const now = this.ctx.now()
     if (handle.has(index)) {
       this.counters.duplicate += data.byteLength
       if (this.scheduler != null) this.apply(this.scheduler.onBlock(session.peer, index, true, now))
       return
     }
-    const ok = await handle.writeChunk(index, data)
+    const write = handle.writeChunk(index, data)
+    this.writing.set(index, write)
+    let ok: boolean
+    try {
+      ok = await write
+    } finally {
+      this.writing.delete(index)
+    }
     if (ok) {
       this.counters.received += data.byteLength
       this.counters.from.set(session.peer, (this.counters.from.get(session.peer) ?? 0) + data.byteLength)
@@ -269,7 +287,7 @@ export class Transfer implements SessionHost {
       chunks: m?.chunks.length,
       have: this.handle?.haveCount ?? 0,
       complete: this.isComplete,
-      downloading: this.downloading,
+      downloading: this.downloading && !this.isComplete,
       peers: this.sessions.size,
       bytesReceived: this.counters.received,
       bytesReceivedFrom: Object.fromEntries(this.counters.from),

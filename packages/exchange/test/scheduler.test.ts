@@ -107,6 +107,16 @@ describe('Scheduler', () => {
     expect(s.inflightAt('a')).toEqual([1])
   })
 
+  it('waits for the last few chunks before entering endgame', () => {
+    const s = new Scheduler({ chunks: 10, maxInflightPerPeer: 10, endgameThreshold: 4 })
+    expect(requests(s.addPeer('a', full(10), 0))).toHaveLength(10)
+    // all 10 are requested, but 10 > 4 missing: no duplicates yet
+    expect(requests(s.addPeer('b', full(10), 0))).toEqual([])
+    for (let i = 0; i < 6; i++) s.onBlock('a', i, true, 1)
+    // 4 missing now: b may duplicate them
+    expect(s.inflightAt('b').sort()).toEqual([6, 7, 8, 9])
+  })
+
   it('does not duplicate requests while unrequested chunks remain (not yet endgame)', () => {
     const s = new Scheduler({ chunks: 10, maxInflightPerPeer: 2, random: seeded(6) })
     s.addPeer('a', full(10), 0)

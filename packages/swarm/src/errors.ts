@@ -6,6 +6,8 @@ export type ShoalErrorCode =
   | 'ERR_OUTPUT_DIR'
   | 'ERR_BAD_OPTION'
   | 'ERR_NOT_STARTED'
+  | 'ERR_INTERRUPTED'
+  | 'ERR_TIMEOUT'
 
 /** An error whose message is one line saying what is wrong and what to do */
 export class ShoalError extends Error {

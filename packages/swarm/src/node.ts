@@ -6,6 +6,7 @@
 import './polyfill.js'
 import { mkdir, access, constants as fsConstants } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setMaxListeners } from 'node:events'
 import { chunkFile, parseArtifactId } from '@shoal/content'
 import { openStore } from '@shoal/store'
 import { exchange } from '@shoal/exchange'
@@ -77,6 +78,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   private readonly replicas = new Map<string, Set<string>>()
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
   private readonly stopping = new AbortController()
+  private reannounceTimer?: ReturnType<typeof setTimeout>
 
   private readonly datastore: LevelDatastore
 
@@ -87,6 +89,8 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     this.store = store
     this.config = config
     this.discovery = new Discovery(libp2p, { swarm: config.swarm })
+    // Every fetch and DHT query listens on this signal; that is expected, not a leak.
+    setMaxListeners(Infinity, this.stopping.signal)
   }
 
   /** Check the configuration, open the store and build (not start) the node */
@@ -159,6 +163,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     })
     this.discovery.addEventListener('announcement', (evt) => { this.onAnnouncement(evt.detail) })
     this.discovery.addEventListener('beacon', (evt) => { this.onBeacon(evt.detail) })
+    this.discovery.addEventListener('subscriber', () => { this.reannounceSoon() })
     this.exchange.addEventListener('artifact:progress', (evt) => { this.onProgress(evt.detail) })
     await this.discovery.start()
     this.every(this.config.announceIntervalMs, () => { void this.reannounce() })
@@ -177,6 +182,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   async stop (): Promise<void> {
     this.stopping.abort()
     for (const t of this.timers) clearInterval(t)
+    clearTimeout(this.reannounceTimer)
     await this.discovery.stop().catch(() => {})
     await this.libp2p.stop()
     await this.store.close()
@@ -339,6 +345,15 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     for (const key of this.paths.keys()) {
       if (!this.published.has(key)) await this.sendBeacon(key, true)
     }
+  }
+
+  /** Several peers often subscribe within one moment; announce once for all of them */
+  private reannounceSoon (): void {
+    if (this.published.size === 0 || this.reannounceTimer != null) return
+    this.reannounceTimer = setTimeout(() => {
+      this.reannounceTimer = undefined
+      void this.reannounce()
+    }, 100)
   }
 
   /** Downloads short of peers ask the DHT for more holders */
