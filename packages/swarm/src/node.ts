@@ -74,6 +74,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   private readonly paths = new Map<string, string>()
   private readonly published = new Map<string, Announcement>()
   private readonly provided = new Set<string>()
+  private readonly finding = new Set<string>()
   /** artifact id → peers that reported a complete copy */
   private readonly replicas = new Map<string, Set<string>>()
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
@@ -364,13 +365,21 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     }
   }
 
+  /** One DHT query per artifact at a time: a small swarm never reaches the peer target */
   private async findHolders (cid: CID): Promise<void> {
+    const key = cid.toString()
+    if (this.finding.has(key)) return
+    this.finding.add(key)
     try {
       const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(15_000)])
       for await (const holder of this.discovery.findHolders(cid, { signal, limit: 20 })) {
         this.exchange.addPeers(cid, [holder])
       }
-    } catch {}
+    } catch {
+      // a failed or timed-out query is retried on the next round
+    } finally {
+      this.finding.delete(key)
+    }
   }
 
   private every (ms: number, fn: () => void): void {
