@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { parseRate } from '@shoal/content'
 import type { ShoalNodeInit } from '@shoal/swarm'
 
 export const USAGE = `Usage: shoal-node [options]
@@ -22,8 +23,11 @@ Options (environment variable in brackets):
   --peers-dir <dir>     same-machine rendezvous directory [SHOAL_PEERS_DIR] (default <tmp>/shoal-peers-<swarm>)
   --no-mdns             do not look for LAN peers with mDNS
   --max-peers <n>       peers per artifact [SHOAL_MAX_PEERS] (default 16)
+  --max-upload <rate>   cap on upload, e.g. 40mbit, 5MB, 2MiB per second [SHOAL_MAX_UPLOAD] (default: none)
+  --max-download <rate> cap on download [SHOAL_MAX_DOWNLOAD] (default: none)
   --status-file <file>  JSON status written here [SHOAL_STATUS_FILE] (default <data-dir>/status.json)
-  --config <file>       JSON file with any of: dataDir, outputDir, listen, bootstrap, swarm, mdns, maxPeers
+  --config <file>       JSON file with any of: dataDir, outputDir, listen, bootstrap, swarm, mdns,
+                        maxPeers, maxUpload, maxDownload
   -h, --help            show this help
 `
 
@@ -53,6 +57,8 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
         'peers-dir': { type: 'string' },
         'no-mdns': { type: 'boolean' },
         'max-peers': { type: 'string' },
+        'max-upload': { type: 'string' },
+        'max-download': { type: 'string' },
         'status-file': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
@@ -77,10 +83,23 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
     swarm: values.swarm ?? env.SHOAL_SWARM ?? file.swarm,
     localPeersDir: values['peers-dir'] ?? env.SHOAL_PEERS_DIR ?? file.peersDir,
     mdns: values['no-mdns'] === true ? false : file.mdns,
-    exchange: maxPeers != null ? { maxPeersPerArtifact: maxPeers } : undefined
+    exchange: {
+      maxPeersPerArtifact: maxPeers,
+      maxUploadBytesPerSecond: rate(values['max-upload'] ?? env.SHOAL_MAX_UPLOAD ?? file.maxUpload, '--max-upload'),
+      maxDownloadBytesPerSecond: rate(values['max-download'] ?? env.SHOAL_MAX_DOWNLOAD ?? file.maxDownload, '--max-download')
+    }
   }
   const statusFile = values['status-file'] ?? env.SHOAL_STATUS_FILE ?? join(dataDir ?? join(env.HOME ?? '.', '.shoal'), 'status.json')
   return { help: values.help === true, init, statusFile }
+}
+
+function rate (raw: unknown, flag: string): number | undefined {
+  if (raw == null) return undefined
+  try {
+    return parseRate(String(raw))
+  } catch (err: any) {
+    throw new UsageError(`${flag}: ${err.message}`)
+  }
 }
 
 async function readConfigFile (path: string): Promise<Record<string, any>> {

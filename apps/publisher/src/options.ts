@@ -3,7 +3,7 @@ import { open, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '@shoal/content'
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseRate } from '@shoal/content'
 import type { ShoalNodeInit } from '@shoal/swarm'
 
 export const USAGE = `Usage: publisher push <file> [options]
@@ -20,6 +20,8 @@ Options (environment variable in brackets):
   --peers-dir <dir>     same-machine rendezvous directory [SHOAL_PEERS_DIR]
   --data-dir <dir>      publisher state [SHOAL_PUBLISHER_DIR] (default ~/.shoal/publisher)
   --timeout <seconds>   give up (exit 1) if the replicas are not reached in time (default: wait)
+  --max-upload <rate>   cap on upload, e.g. 40mbit, 5MB, 2MiB per second [SHOAL_MAX_UPLOAD] (default: none)
+  --max-download <rate> cap on download [SHOAL_MAX_DOWNLOAD] (default: none)
   --no-mdns             do not look for LAN peers with mDNS
   -q, --quiet           print only the artifact id
   -h, --help            show this help
@@ -55,6 +57,8 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
         'peers-dir': { type: 'string' },
         'data-dir': { type: 'string' },
         timeout: { type: 'string' },
+        'max-upload': { type: 'string' },
+        'max-download': { type: 'string' },
         'no-mdns': { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' }
@@ -88,8 +92,21 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
       swarm: values.swarm ?? env.SHOAL_SWARM,
       localPeersDir: values['peers-dir'] ?? env.SHOAL_PEERS_DIR,
       mdns: values['no-mdns'] === true ? false : undefined,
-      fetchAnnounced: false
+      fetchAnnounced: false,
+      exchange: {
+        maxUploadBytesPerSecond: rate(values['max-upload'] ?? env.SHOAL_MAX_UPLOAD, '--max-upload'),
+        maxDownloadBytesPerSecond: rate(values['max-download'] ?? env.SHOAL_MAX_DOWNLOAD, '--max-download')
+      }
     }
+  }
+}
+
+function rate (raw: string | undefined, flag: string): number | undefined {
+  if (raw == null) return undefined
+  try {
+    return parseRate(raw)
+  } catch (err: any) {
+    throw new UsageError(`${flag}: ${err.message}`)
   }
 }
 

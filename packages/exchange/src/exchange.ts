@@ -11,6 +11,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { CID } from 'multiformats/cid'
 import { Session } from './session.js'
 import { Transfer } from './transfer.js'
+import { TokenBucket } from './rate-limit.js'
 import { readFrames } from './wire.js'
 import type { Candidate, TransferContext, TransferStats } from './transfer.js'
 import type { PexPeer } from './pb/message.js'
@@ -32,14 +33,17 @@ export interface ExchangeInit {
   protocol?: string
   /**
    * Peers one artifact is exchanged with at once (Kraken uses 10, libtorrent 8 upload slots).
+   * A node dials until it has this many sessions for an artifact and accepts inbound ones up to
+   * twice this many, so an origin that everyone knows of is not split a thousand ways.
    *
    * @default 16
    */
   maxPeersPerArtifact?: number
   /**
-   * Requests outstanding at one peer: enough to keep a link busy over a round trip.
+   * Ceiling on the requests outstanding at one peer. Below it each peer's pipeline is sized to
+   * its measured bandwidth × delay (see `SchedulerInit`).
    *
-   * @default 8
+   * @default 32
    */
   maxInflightPerPeer?: number
   /**
@@ -60,6 +64,20 @@ export interface ExchangeInit {
    * @default 8 MiB
    */
   maxMessageSize?: number
+  /**
+   * Cap on the block bytes this node sends per second, over all peers and artifacts (a token
+   * bucket; 0 = no cap).
+   *
+   * @default 0
+   */
+  maxUploadBytesPerSecond?: number
+  /**
+   * Cap on the block bytes this node receives per second, over all peers and artifacts. Reading
+   * pauses while over it, so senders are held back by flow control rather than buffered.
+   *
+   * @default 0
+   */
+  maxDownloadBytesPerSecond?: number
   /**
    * How often timeouts and dials are re-checked.
    *
@@ -103,6 +121,8 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
   private readonly ctx: TransferContext
   private timer?: ReturnType<typeof setInterval>
   private running = false
+  private readonly upload?: TokenBucket
+  private readonly download?: TokenBucket
 
   constructor (components: ExchangeComponents, init: ExchangeInit) {
     super()
@@ -112,12 +132,16 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
     this.log = components.logger.forComponent('shoal:exchange')
     this.init = {
       maxPeersPerArtifact: init.maxPeersPerArtifact ?? 16,
-      maxInflightPerPeer: init.maxInflightPerPeer ?? 8,
+      maxInflightPerPeer: init.maxInflightPerPeer ?? 32,
       requestTimeoutMs: init.requestTimeoutMs ?? 30_000,
       maxQueuedRequests: init.maxQueuedRequests ?? 64,
       maxMessageSize: init.maxMessageSize ?? Math.max(8 * 1024 * 1024, MAX_CHUNK_SIZE + 65_536),
-      tickIntervalMs: init.tickIntervalMs ?? 1_000
+      tickIntervalMs: init.tickIntervalMs ?? 1_000,
+      maxUploadBytesPerSecond: init.maxUploadBytesPerSecond ?? 0,
+      maxDownloadBytesPerSecond: init.maxDownloadBytesPerSecond ?? 0
     }
+    if (this.init.maxUploadBytesPerSecond > 0) this.upload = new TokenBucket({ rate: this.init.maxUploadBytesPerSecond })
+    if (this.init.maxDownloadBytesPerSecond > 0) this.download = new TokenBucket({ rate: this.init.maxDownloadBytesPerSecond })
     this.ctx = {
       store: this.store,
       self: components.peerId.toString(),
@@ -167,6 +191,14 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
       signal.addEventListener('abort', onAbort, { once: true })
       transfer.completed.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
     })
+  }
+
+  /**
+   * Serve a complete artifact as its origin (the publisher): it is super-seeded, each chunk
+   * revealed to one peer at a time so the origin's upload goes to chunks no peer has yet.
+   */
+  superSeed (id: CID): void {
+    this.transfer(id).superSeed()
   }
 
   /** Tell the exchange about peers that may hold an artifact */
@@ -239,9 +271,11 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
       const transfer = this.transfers.get(id.toString()) ?? (this.store.get(id) != null ? this.transfer(id) : undefined)
       const session = transfer == null ? undefined : this.newSession(stream, connection.remotePeer, transfer)
       if (transfer == null || session == null) {
-        const refusal = new Session(stream, connection.remotePeer, nullHost, { maxMessageSize: 1024, maxQueuedRequests: 0 })
-        refusal.reject([], 'artifact not held here')
-        refusal.close()
+        refuse(stream, connection.remotePeer, 'artifact not held here')
+        return
+      }
+      if (transfer.sessions.size >= 2 * this.init.maxPeersPerArtifact && !transfer.sessions.has(session.peer)) {
+        refuse(stream, connection.remotePeer, 'too many peers for this artifact')
         return
       }
       if (!transfer.attach(session)) {
@@ -259,7 +293,9 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
   private newSession (stream: Stream, peer: PeerId, transfer: Transfer): Session {
     const session = new Session(stream, peer, transfer, {
       maxMessageSize: this.init.maxMessageSize,
-      maxQueuedRequests: this.init.maxQueuedRequests
+      maxQueuedRequests: this.init.maxQueuedRequests,
+      upload: this.upload,
+      download: this.download
     })
     void this.cacheAddrs(session.peerId)
     return session
@@ -280,6 +316,13 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
       this.log.error('%s listener threw: %s', type, err.message)
     }
   }
+}
+
+/** Answer an inbound stream with a session-wide reject in place of a handshake */
+function refuse (stream: Stream, peer: PeerId, reason: string): void {
+  const refusal = new Session(stream, peer, nullHost, { maxMessageSize: 1024, maxQueuedRequests: 0 })
+  refusal.reject([], reason)
+  refusal.close()
 }
 
 const nullHost = {

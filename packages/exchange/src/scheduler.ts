@@ -20,10 +20,25 @@ export interface SchedulerInit {
   /** Chunks already held (e.g. resumed from disk) */
   have?: Bitfield
   /**
-   * Requests outstanding at one peer at a time: the pipeline that keeps a link busy over a
-   * round trip.
+   * Bytes in a chunk (the last may be shorter); with the measured rate and round trip of each
+   * peer it sizes that peer's request pipeline.
    *
-   * @default 8
+   * @default 1 MiB
+   */
+  chunkSize?: number
+  /**
+   * Requests outstanding at one peer before anything is measured, and the floor after: one in
+   * service and one queued behind it, so the peer never idles while our next request travels.
+   *
+   * @default 2 (or maxInflightPerPeer if smaller)
+   */
+  minInflightPerPeer?: number
+  /**
+   * Ceiling on the requests outstanding at one peer. Between the floor and this, a peer's
+   * pipeline holds its bandwidth × delay: measured rate × shortest request-to-block time,
+   * in chunks, plus one.
+   *
+   * @default 32
    */
   maxInflightPerPeer?: number
   /**
@@ -59,12 +74,22 @@ export interface SchedulerInit {
 }
 
 interface PeerState {
+  id: string
   bitfield: Bitfield
   /** chunk index → time requested */
   inflight: Map<number, number>
   /** Consecutive timeouts; a peer that keeps timing out gets a shallower pipeline */
   timeouts: number
+  /** Bytes per ms this peer delivers to us (moving average); 0 until measured */
+  rate: number
+  /** Shortest request-to-block time seen (ms): round trip plus one chunk's transfer */
+  latency: number
+  /** When its last block arrived */
+  lastArrival: number
 }
+
+/** Weight of a new rate sample in the moving average */
+const RATE_GAIN = 0.25
 
 export class Scheduler {
   readonly chunks: number
@@ -72,14 +97,18 @@ export class Scheduler {
   private readonly peers = new Map<string, PeerState>()
   /** How many known peers hold each chunk: the rarity that drives rarest-first */
   private readonly availability: Uint32Array
-  /** chunk index → peers it is currently requested from */
-  private readonly requested = new Map<number, Set<string>>()
+  /** How many peers each chunk is currently requested from */
+  private readonly asked: Uint16Array
   private readonly maxInflight: number
+  private readonly minInflight: number
+  private readonly chunkSize: number
   private readonly timeoutMs: number
   private readonly randomFirst: number
   private readonly endgameDuplicates: number
   private readonly endgameThreshold: number
   private readonly random: () => number
+  /** Peers whose last scan found no unrequested chunk to ask them for */
+  private readonly idle = new Set<string>()
   private completed = false
 
   constructor (init: SchedulerInit) {
@@ -87,7 +116,10 @@ export class Scheduler {
     this.have = init.have?.clone() ?? new Bitfield(init.chunks)
     if (this.have.size !== init.chunks) throw new RangeError('have-bitfield size does not match chunk count')
     this.availability = new Uint32Array(init.chunks)
-    this.maxInflight = init.maxInflightPerPeer ?? 8
+    this.asked = new Uint16Array(init.chunks)
+    this.maxInflight = Math.max(1, init.maxInflightPerPeer ?? 32)
+    this.minInflight = Math.max(1, Math.min(init.minInflightPerPeer ?? 2, this.maxInflight))
+    this.chunkSize = init.chunkSize ?? 1024 * 1024
     this.timeoutMs = init.requestTimeoutMs ?? 30_000
     this.randomFirst = init.randomFirst ?? 4
     this.endgameDuplicates = init.endgameDuplicates ?? 2
@@ -127,6 +159,17 @@ export class Scheduler {
     return [...(this.peers.get(peer)?.inflight.keys() ?? [])]
   }
 
+  /** How many requests this peer's pipeline holds now: its bandwidth × delay in chunks */
+  pipelineDepth (peer: string): number {
+    const state = this.peers.get(peer)
+    return state == null ? 0 : this.depthOf(state)
+  }
+
+  /** Bytes per second this peer has been delivering to us (0 until measured) */
+  rateOf (peer: string): number {
+    return (this.peers.get(peer)?.rate ?? 0) * 1000
+  }
+
   /** A peer joined (or re-sent its bitfield) */
   addPeer (peer: string, bitfield: Bitfield, now: number): SchedulerAction[] {
     if (bitfield.size !== this.chunks) throw new RangeError('peer bitfield size does not match chunk count')
@@ -134,10 +177,19 @@ export class Scheduler {
     if (old != null) {
       for (const i of old.bitfield.indices()) this.availability[i]--
     }
-    const state: PeerState = { bitfield: bitfield.clone(), inflight: old?.inflight ?? new Map(), timeouts: 0 }
+    const state: PeerState = {
+      id: peer,
+      bitfield: bitfield.clone(),
+      inflight: old?.inflight ?? new Map(),
+      timeouts: 0,
+      rate: old?.rate ?? 0,
+      latency: old?.latency ?? Infinity,
+      lastArrival: old?.lastArrival ?? -Infinity
+    }
     this.peers.set(peer, state)
+    this.idle.delete(peer)
     for (const i of state.bitfield.indices()) this.availability[i]++
-    return this.fill(now)
+    return this.fill([state], now)
   }
 
   /** A peer left: its outstanding requests go elsewhere */
@@ -145,9 +197,10 @@ export class Scheduler {
     const state = this.peers.get(peer)
     if (state == null) return []
     for (const i of state.bitfield.indices()) this.availability[i]--
-    for (const i of state.inflight.keys()) this.unrequest(i, peer)
+    for (const i of state.inflight.keys()) this.asked[i]--
     this.peers.delete(peer)
-    return this.fill(now)
+    this.idle.delete(peer)
+    return this.fillAll(now)
   }
 
   /** A peer announced it now holds chunk `index` */
@@ -156,7 +209,14 @@ export class Scheduler {
     if (state == null || index >= this.chunks || state.bitfield.get(index)) return []
     state.bitfield.set(index)
     this.availability[index]++
-    return this.have.get(index) ? [] : this.fill(now)
+    if (this.have.get(index) || this.depthOf(state) <= state.inflight.size) return []
+    // A peer with room and nothing else unrequested to give: the new chunk is its only
+    // candidate, so ask for it without rescanning the artifact (this is the hot path of big
+    // swarms, where every verified chunk is announced to every neighbour).
+    if (this.idle.has(peer) && this.asked[index] === 0 && !this.inEndgame()) {
+      return [this.request(state, index, now)]
+    }
+    return this.fill([state], now)
   }
 
   /**
@@ -166,21 +226,29 @@ export class Scheduler {
   onBlock (peer: string, index: number, valid: boolean, now: number): SchedulerAction[] {
     if (index >= this.chunks) return []
     const state = this.peers.get(peer)
-    if (state != null) {
+    const requestedAt = state?.inflight.get(index)
+    if (state != null && requestedAt != null) {
       state.inflight.delete(index)
+      this.asked[index]--
       state.timeouts = 0
+      if (valid) this.measure(state, requestedAt, now)
     }
-    this.unrequest(index, peer)
-    if (!valid || this.have.get(index)) return this.fill(now)
+    if (!valid) return this.fillAll(now)
+    if (this.have.get(index)) return state == null ? [] : this.fill([state], now)
 
     this.have.set(index)
+    // Forward at once: the driver announces it to every peer, who may ask us for it right away.
     const actions: SchedulerAction[] = [{ type: 'have', index }]
+    const freed: PeerState[] = state == null ? [] : [state]
     // Strict endgame: whoever else was asked for this chunk is told to stop.
-    for (const other of this.requested.get(index) ?? []) {
-      this.peers.get(other)?.inflight.delete(index)
-      actions.push({ type: 'cancel', peer: other, index })
+    if (this.asked[index] > 0) {
+      for (const other of this.peers.values()) {
+        if (!other.inflight.delete(index)) continue
+        this.asked[index]--
+        freed.push(other)
+        actions.push({ type: 'cancel', peer: other.id, index })
+      }
     }
-    this.requested.delete(index)
     if (this.have.isComplete()) {
       if (!this.completed) {
         this.completed = true
@@ -188,101 +256,136 @@ export class Scheduler {
       }
       return actions
     }
-    return actions.concat(this.fill(now))
+    // Entering endgame can give idle peers work (duplicates of the last requests).
+    const more = this.inEndgame() ? this.fillAll(now) : this.fill(freed, now)
+    return actions.concat(more)
   }
 
   /** The peer refused chunk `index` (it no longer has it, or is overloaded) */
   onReject (peer: string, index: number, now: number): SchedulerAction[] {
     const state = this.peers.get(peer)
-    if (state == null) return []
-    state.inflight.delete(index)
-    this.unrequest(index, peer)
-    if (index < this.chunks && state.bitfield.get(index)) {
+    if (state == null || index >= this.chunks) return []
+    if (state.inflight.delete(index)) this.asked[index]--
+    if (state.bitfield.get(index)) {
       state.bitfield.unset(index)
       this.availability[index]--
     }
-    return this.fill(now)
+    return this.fillAll(now)
   }
 
   /** The clock moved: give up on requests that took too long and re-ask elsewhere */
   tick (now: number): SchedulerAction[] {
     const actions: SchedulerAction[] = []
-    for (const [peer, state] of this.peers) {
+    for (const state of this.peers.values()) {
       for (const [index, at] of state.inflight) {
         if (now - at < this.timeoutMs) continue
         state.inflight.delete(index)
+        this.asked[index]--
         state.timeouts++
-        this.unrequest(index, peer)
-        actions.push({ type: 'cancel', peer, index })
+        actions.push({ type: 'cancel', peer: state.id, index })
       }
     }
-    return actions.concat(this.fill(now))
+    return actions.concat(this.fillAll(now))
   }
 
   /** Fill every peer's pipeline with the best chunks it can give us */
-  fill (now: number): SchedulerAction[] {
+  fillAll (now: number): SchedulerAction[] {
+    return this.fill([...this.peers.values()], now)
+  }
+
+  private fill (peers: PeerState[], now: number): SchedulerAction[] {
     if (this.have.isComplete()) return []
     const actions: SchedulerAction[] = []
-    const missing = [...this.have.missing()]
     // Peers in random order, so no peer is always first to be given the rarest chunks.
-    const peers = shuffle([...this.peers.entries()], this.random)
-    for (const [peer, state] of peers) {
-      const slots = this.pipelineDepth(state) - state.inflight.size
+    if (peers.length > 1) shuffle(peers, this.random)
+    for (const state of peers) {
+      const slots = this.depthOf(state) - state.inflight.size
       if (slots <= 0) continue
-      for (const index of this.pick(state, missing, slots)) {
-        state.inflight.set(index, now)
-        let set = this.requested.get(index)
-        if (set == null) this.requested.set(index, set = new Set())
-        set.add(peer)
-        actions.push({ type: 'request', peer, index })
-      }
+      const picked = this.pick(state, slots)
+      if (picked.length < slots) this.idle.add(state.id)
+      else this.idle.delete(state.id)
+      for (const index of picked) actions.push(this.request(state, index, now))
     }
     return actions
   }
 
-  private pipelineDepth (state: PeerState): number {
-    return Math.max(1, this.maxInflight >> Math.min(state.timeouts, 3))
+  private request (state: PeerState, index: number, now: number): SchedulerAction {
+    state.inflight.set(index, now)
+    this.asked[index]++
+    return { type: 'request', peer: state.id, index }
   }
 
-  /** Up to `slots` chunks this peer holds: unrequested ones first, endgame duplicates after */
-  private pick (state: PeerState, missing: number[], slots: number): number[] {
-    const fresh: number[] = []
-    const endgame: number[] = []
-    for (const i of missing) {
-      if (!state.bitfield.get(i) || state.inflight.has(i)) continue
-      const askedOf = this.requested.get(i)?.size ?? 0
-      if (askedOf === 0) fresh.push(i)
-      else if (askedOf < this.endgameDuplicates) endgame.push(i)
+  /**
+   * Bandwidth × delay: the rate this peer delivers at times the shortest request-to-block time
+   * (a round trip plus one chunk's transfer), in chunks, plus one so the next request is already
+   * queued at the peer when a block leaves. A peer that keeps timing out gets less.
+   */
+  private depthOf (state: PeerState): number {
+    let depth = this.minInflight
+    if (state.rate > 0 && Number.isFinite(state.latency)) {
+      depth = Math.ceil(state.rate * state.latency / this.chunkSize) + 1
+      depth = Math.min(this.maxInflight, Math.max(this.minInflight, depth))
     }
-    if (fresh.length > 0) {
-      if (this.have.count() < this.randomFirst) return shuffle(fresh, this.random).slice(0, slots)
-      return this.rarestFirst(fresh, slots)
+    return Math.max(1, depth >> Math.min(state.timeouts, 3))
+  }
+
+  /** Update a peer's delivery rate and round-trip estimate from one block */
+  private measure (state: PeerState, requestedAt: number, now: number): void {
+    // The block was in service from when it was asked for or the previous block arrived,
+    // whichever is later (before that it waited in the peer's queue behind that block).
+    const serviceMs = now - Math.max(requestedAt, state.lastArrival)
+    if (serviceMs > 0) {
+      const sample = this.chunkSize / serviceMs
+      state.rate = state.rate === 0 ? sample : state.rate + RATE_GAIN * (sample - state.rate)
     }
-    // Endgame only for the last few chunks, once nothing anywhere is left unrequested: every
-    // peer that could help may duplicate at most `endgameDuplicates` outstanding requests.
-    if (missing.length > this.endgameThreshold || this.anyUnrequested(missing)) return []
-    return this.rarestFirst(endgame, slots)
+    state.latency = Math.min(state.latency, Math.max(now - requestedAt, 0))
+    state.lastArrival = now
   }
 
-  private anyUnrequested (missing: number[]): boolean {
-    for (const i of missing) {
-      if ((this.requested.get(i)?.size ?? 0) === 0 && this.availability[i] > 0) return true
+  /**
+   * Up to `slots` chunks this peer holds that nobody has been asked for: a few at random first,
+   * then rarest-first with random tie-breaks. In endgame, duplicates of outstanding requests.
+   */
+  private pick (state: PeerState, slots: number): number[] {
+    const randomPhase = this.have.count() < this.randomFirst
+    // Best `slots` candidates kept sorted by (availability, random key).
+    const best: number[] = []
+    const keys: number[] = []
+    for (let i = 0; i < this.chunks; i++) {
+      if (this.asked[i] !== 0 || this.have.get(i) || !state.bitfield.get(i)) continue
+      const key = randomPhase ? this.random() : this.availability[i] + this.random()
+      if (best.length === slots && key >= keys[slots - 1]) continue
+      let at = best.length === slots ? slots - 1 : best.length
+      while (at > 0 && keys[at - 1] > key) {
+        if (at < slots) { best[at] = best[at - 1]; keys[at] = keys[at - 1] }
+        at--
+      }
+      best[at] = i
+      keys[at] = key
     }
-    return false
+    if (best.length > 0 || !this.inEndgame()) return best
+    // Strict endgame: the last few chunks are all in flight; every peer that holds one may
+    // duplicate it, up to `endgameDuplicates` copies in flight. The first to arrive cancels
+    // the rest.
+    const dupes: number[] = []
+    for (let i = 0; i < this.chunks && dupes.length < slots; i++) {
+      if (this.have.get(i) || !state.bitfield.get(i) || state.inflight.has(i)) continue
+      if (this.asked[i] < this.endgameDuplicates) dupes.push(i)
+    }
+    return dupes
   }
 
-  /** The `slots` least-available chunks, ties broken at random */
-  private rarestFirst (candidates: number[], slots: number): number[] {
-    const keyed = candidates.map(i => ({ i, a: this.availability[i], r: this.random() }))
-    keyed.sort((x, y) => x.a - y.a || x.r - y.r)
-    return keyed.slice(0, slots).map(k => k.i)
-  }
-
-  private unrequest (index: number, peer: string): void {
-    const set = this.requested.get(index)
-    if (set == null) return
-    set.delete(peer)
-    if (set.size === 0) this.requested.delete(index)
+  /**
+   * Endgame: at most `endgameThreshold` chunks missing and every one that anyone holds is
+   * already requested. Without the threshold a small artifact would be "in endgame" from its
+   * first wave of requests and pay for duplicates throughout.
+   */
+  private inEndgame (): boolean {
+    if (this.chunks - this.have.count() > this.endgameThreshold) return false
+    for (const i of this.have.missing()) {
+      if (this.asked[i] === 0 && this.availability[i] > 0) return false
+    }
+    return true
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { bytes, readFrames, writeFrame } from './wire.js'
+import type { TokenBucket } from './rate-limit.js'
 import type { Message, Handshake, PexPeer } from './pb/message.js'
 import type { PeerId, Stream } from '@libp2p/interface'
 
@@ -19,12 +20,18 @@ export interface SessionHost {
   onClose(session: Session, err?: Error): void
   /** Bytes of a verified chunk to serve, or undefined when it is not held */
   readChunk(index: number): Promise<Uint8Array | undefined>
+  /** A block was handed to the stream */
+  onSent?(session: Session, index: number): void
 }
 
 export interface SessionInit {
   maxMessageSize: number
   /** Requests queued from this peer beyond this are rejected */
   maxQueuedRequests: number
+  /** The node-wide upload cap, shared by every session */
+  upload?: TokenBucket
+  /** The node-wide download cap, shared by every session */
+  download?: TokenBucket
 }
 
 export class Session {
@@ -40,6 +47,8 @@ export class Session {
   private readonly init: SessionInit
   private readonly uploads: number[] = []
   private serving = false
+  /** The block being read or paced for sending; a cancel that names it clears this */
+  private current?: number
   private closed = false
   private readonly abort = new AbortController()
 
@@ -68,7 +77,8 @@ export class Session {
       if (first != null) await this.dispatch(first)
       for await (const msg of frames ?? readFrames(this.stream, this.init.maxMessageSize)) {
         if (this.closed) break
-        await this.dispatch(msg)
+        if (msg.block != null) await this.receiveBlock(msg)
+        else await this.dispatch(msg)
       }
     } catch (err: any) {
       error = err
@@ -105,6 +115,31 @@ export class Session {
     this.host.onClose(this, err)
   }
 
+  /**
+   * While a block is paced by the download cap, verified and written, the stream is paused:
+   * yamux then stops granting the sender window, so the cap holds on the wire and unread data
+   * cannot pile up in memory.
+   */
+  private async receiveBlock (msg: Message): Promise<void> {
+    const paused = this.setPaused(true)
+    try {
+      await this.init.download?.take(msg.block?.data.byteLength ?? 0, this.abort.signal)
+      await this.dispatch(msg)
+    } finally {
+      if (paused) this.setPaused(false)
+    }
+  }
+
+  private setPaused (pause: boolean): boolean {
+    try {
+      if (pause) this.stream.pause()
+      else this.stream.resume()
+      return true
+    } catch {
+      return false // the stream is closing; nothing left to pace
+    }
+  }
+
   private async dispatch (msg: Message): Promise<void> {
     if (msg.handshake != null) {
       this.handshaken = true
@@ -123,6 +158,7 @@ export class Session {
     if (msg.request != null) this.enqueue(msg.request.indices)
     if (msg.cancel != null) {
       const cancelled = new Set(msg.cancel.indices)
+      if (this.current != null && cancelled.has(this.current)) this.current = undefined
       const kept = this.uploads.filter(i => !cancelled.has(i))
       this.uploads.splice(0, this.uploads.length, ...kept)
     }
@@ -149,14 +185,20 @@ export class Session {
     try {
       while (!this.closed && this.uploads.length > 0) {
         const index = this.uploads.shift() as number
+        this.current = index
         const data = await this.host.readChunk(index)
         if (this.closed) break
         if (data == null) {
           this.reject([index], 'not held')
           continue
         }
+        await this.init.upload?.take(data.byteLength, this.abort.signal)
+        if (this.closed) break
+        // Cancelled while it waited for the upload cap: the peer got it elsewhere.
+        if (this.current !== index) continue
         await writeFrame(this.stream, { block: { index, data: bytes(data) } }, this.abort.signal)
         this.bytesSent += data.byteLength
+        this.host.onSent?.(this, index)
       }
     } catch (err: any) {
       this.close(err)

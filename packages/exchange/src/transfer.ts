@@ -5,7 +5,9 @@
  */
 import { Bitfield, decodeManifest } from '@shoal/content'
 import { Scheduler } from './scheduler.js'
+import { SuperSeeder } from './super-seeder.js'
 import type { SchedulerAction } from './scheduler.js'
+import type { RevealAction } from './super-seeder.js'
 import { bytes } from './wire.js'
 import type { Session, SessionHost } from './session.js'
 import type { Handshake, PexPeer } from './pb/message.js'
@@ -39,6 +41,10 @@ export interface TransferStats {
   duplicateBytes: number
   /** Blocks that failed verification against their CID */
   invalidBlocks: number
+  /** When this node started downloading (epoch ms); absent for artifacts it published */
+  startedAt?: number
+  /** When this node verified its last missing chunk (epoch ms) */
+  completedAt?: number
 }
 
 /** What a transfer needs from the service that owns it */
@@ -64,12 +70,16 @@ export class Transfer implements SessionHost {
   readonly key: string
   handle?: ArtifactHandle
   scheduler?: Scheduler
+  /** Set when this node is the artifact's origin and reveals chunks a few at a time */
+  seeder?: SuperSeeder
   readonly sessions = new Map<string, Session>()
   readonly candidates = new Map<string, Candidate & { lastDial?: number }>()
   /** Peers dialled but not yet in `sessions` */
   readonly dialling = new Set<string>()
   /** Whether this node wants the artifact (as opposed to only serving it) */
   downloading = false
+  private startedAt?: number
+  private completedAt?: number
   private readonly ctx: TransferContext
   private readonly pendingBitfields = new Map<string, Uint8Array>()
   private readonly counters = { received: 0, sent: 0, duplicate: 0, invalid: 0, from: new Map<string, number>() }
@@ -102,6 +112,7 @@ export class Transfer implements SessionHost {
   /** Start (or keep) downloading */
   startDownload (): void {
     this.downloading = true
+    this.startedAt ??= this.ctx.now()
     if (this.isComplete) {
       this.done.resolve(this.handle as ArtifactHandle)
       return
@@ -138,12 +149,22 @@ export class Transfer implements SessionHost {
     }
   }
 
+  /**
+   * Serve this (complete) artifact as its origin: super-seed it, revealing chunks one peer at a
+   * time so each leaves this node once before any leaves twice.
+   */
+  superSeed (): void {
+    if (this.seeder != null || this.handle == null || !this.isComplete) return
+    this.seeder = new SuperSeeder({ chunks: this.handle.manifest.chunks.length })
+  }
+
   /** Our opening handshake for a new session */
   ourHandshake (): Handshake {
     const wantManifest = this.handle == null
     return {
       artifact: this.id.bytes,
-      bitfield: bytes(this.handle?.bitfieldBytes() ?? new Uint8Array(0)),
+      // A super-seeding origin shows nothing up front; it reveals chunks with `have`s.
+      bitfield: bytes(this.seeder != null ? new Uint8Array(0) : this.handle?.bitfieldBytes() ?? new Uint8Array(0)),
       wantManifest,
       manifest: new Uint8Array(0)
     }
@@ -184,6 +205,10 @@ export class Transfer implements SessionHost {
       session.handshake(reply)
     }
     this.sendPex(session)
+    if (this.seeder != null) {
+      this.reveal(this.seeder.addPeer(session.peer, this.bitsOf(hs.bitfield)))
+      return
+    }
     if (this.handle == null) {
       this.pendingBitfields.set(session.peer, hs.bitfield)
       if (this.downloading) this.connectMore()
@@ -193,6 +218,10 @@ export class Transfer implements SessionHost {
   }
 
   onHave (session: Session, indices: number[]): void {
+    if (this.seeder != null) {
+      for (const i of indices) this.reveal(this.seeder.onHave(session.peer, i))
+      return
+    }
     if (this.scheduler == null) {
       // Before the manifest is known, remember haves in the pending bitfield.
       const pending = this.pendingBitfields.get(session.peer)
@@ -252,10 +281,15 @@ export class Transfer implements SessionHost {
     this.addCandidates(found)
   }
 
+  onSent (session: Session, index: number): void {
+    this.seeder?.onSent(session.peer, index)
+  }
+
   onClose (session: Session, err?: Error): void {
     this.counters.sent += session.bytesSent
     if (this.sessions.get(session.peer) !== session) return
     this.sessions.delete(session.peer)
+    if (this.seeder != null) this.reveal(this.seeder.removePeer(session.peer))
     this.pendingBitfields.delete(session.peer)
     if (err != null) this.ctx.log('session with %s for %s ended: %s', session.peer, this.key, err.message)
     if (this.scheduler != null) this.apply(this.scheduler.removePeer(session.peer, this.ctx.now()))
@@ -293,7 +327,9 @@ export class Transfer implements SessionHost {
       bytesReceivedFrom: Object.fromEntries(this.counters.from),
       bytesSent: sent,
       duplicateBytes: this.counters.duplicate,
-      invalidBlocks: this.counters.invalid
+      invalidBlocks: this.counters.invalid,
+      startedAt: this.startedAt,
+      completedAt: this.completedAt
     }
   }
 
@@ -324,6 +360,7 @@ export class Transfer implements SessionHost {
     this.scheduler = new Scheduler({
       chunks,
       have: Bitfield.fromBytes(chunks, handle.bitfieldBytes()),
+      chunkSize: handle.manifest.chunkSize,
       ...this.ctx.scheduler
     })
     if (this.scheduler.isComplete) this.finish()
@@ -332,17 +369,29 @@ export class Transfer implements SessionHost {
   private peerBitfield (peer: string, bytes: Uint8Array): void {
     if (this.scheduler == null || this.handle == null) return
     const chunks = this.handle.manifest.chunks.length
-    const expected = Math.ceil(chunks / 8)
-    if (bytes.byteLength > expected) {
+    if (bytes.byteLength > Math.ceil(chunks / 8)) {
       this.sessions.get(peer)?.close(new Error('peer sent a bitfield of the wrong size'))
       return
     }
+    this.apply(this.scheduler.addPeer(peer, this.bitsOf(bytes), this.ctx.now()))
+  }
+
+  /** A peer's raw bitfield, sized to the manifest; spare or excess bits are ignored */
+  private bitsOf (bytes: Uint8Array): Bitfield {
+    const chunks = this.handle?.manifest.chunks.length ?? 0
     const bits = new Bitfield(chunks)
     // Bit by bit rather than fromBytes: haves gathered before the manifest may set spare bits.
     for (let i = 0; i < Math.min(chunks, bytes.byteLength * 8); i++) {
       if ((bytes[i >> 3] & (0x80 >> (i & 7))) !== 0) bits.set(i)
     }
-    this.apply(this.scheduler.addPeer(peer, bits, this.ctx.now()))
+    return bits
+  }
+
+  /** Send each revealed chunk as a `have` to the one peer it is meant for */
+  private reveal (actions: RevealAction[]): void {
+    const byPeer = new Map<string, number[]>()
+    for (const a of actions) push(byPeer, a.peer, a.index)
+    for (const [peer, indices] of byPeer) this.sessions.get(peer)?.have(indices)
   }
 
   private apply (actions: SchedulerAction[]): void {
@@ -372,6 +421,7 @@ export class Transfer implements SessionHost {
 
   private finish (): void {
     if (this.handle == null) return
+    if (this.downloading) this.completedAt ??= this.ctx.now()
     this.done.resolve(this.handle)
     this.ctx.onComplete(this)
   }

@@ -3,107 +3,15 @@
  * its own on-disk store in a temp dir, trading real files.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { open, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createLibp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { chunkFile } from '@shoal/content'
-import { openStore } from '@shoal/store'
 import { CID } from 'multiformats/cid'
-import { exchange, encodeFrame, Message } from '../src/index.js'
-import type { Candidate, Exchange, ExchangeInit } from '../src/index.js'
-import type { Store } from '@shoal/store'
-import type { ChunkedFile } from '@shoal/content'
-import type { Libp2p } from '@libp2p/interface'
+import { encodeFrame, Message } from '../src/index.js'
+import { CHUNK, candidate, makeNode, randomArtifact, testRoot, useNodes, waitFor, within } from './nodes.js'
 
-const CHUNK = 64 * 1024
-
-interface TestNode {
-  name: string
-  libp2p: Libp2p<{ identify: unknown, exchange: Exchange }>
-  exchange: Exchange
-  store: Store
-  dir: string
-}
-
-let root: string
-const nodes: TestNode[] = []
-
-async function makeNode (name: string, init: Omit<ExchangeInit, 'store'> = {}): Promise<TestNode> {
-  const dir = join(root, name)
-  const store = await openStore({ dataDir: join(dir, 'store') })
-  try {
-    const libp2p = await createLibp2p({
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      connectionManager: { inboundConnectionThreshold: 1000 },
-      services: {
-        identify: identify(),
-        exchange: exchange({ requestTimeoutMs: 5_000, ...init, store })
-      }
-    })
-    const node: TestNode = { name, libp2p, exchange: libp2p.services.exchange, store, dir }
-    nodes.push(node)
-    return node
-  } catch (err) {
-    await store.close()
-    throw err
-  }
-}
-
-function candidate (n: TestNode): Candidate {
-  return { id: n.libp2p.peerId, multiaddrs: n.libp2p.getMultiaddrs() }
-}
-
-/** A file of random bytes, chunked; returns its path and chunking */
-async function randomArtifact (name: string, size: number): Promise<ChunkedFile & { path: string, bytes: Uint8Array }> {
-  const path = join(root, name)
-  const bytes = randomBytes(size)
-  await writeFile(path, bytes)
-  const chunked = await chunkFile(path, { chunkSize: CHUNK })
-  return { ...chunked, path, bytes }
-}
-
-async function waitFor (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-
-/** Reject after `ms` so a stuck fetch fails the test with a message rather than hanging */
-async function within<T> (what: string, p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what} did not finish in ${ms} ms`)) }, ms) })
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'shoal-exchange-test-'))
-})
-
-afterAll(async () => {
-  for (const n of nodes) {
-    try { await n.libp2p.stop() } catch {}
-    await n.store.close().catch(() => {})
-  }
-  await rm(root, { recursive: true, force: true })
-}, 60_000)
+useNodes('shoal-exchange-test-')
 
 describe('exchange over real libp2p', () => {
   it('a seeder and 4 leechers that know each other: every leecher gets the exact file, and leechers feed each other', async () => {
@@ -174,7 +82,7 @@ describe('exchange over real libp2p', () => {
 
     // A copy of the file, registered while intact, then corrupted in place: one flipped
     // byte in every chunk, so every block this peer serves fails verification.
-    const badPath = join(root, 'corrupt-copy.bin')
+    const badPath = join(testRoot(), 'corrupt-copy.bin')
     await writeFile(badPath, art.bytes)
     const liar = await makeNode('liar')
     await liar.store.addComplete(art.manifest, art.manifestBytes, art.id, badPath)

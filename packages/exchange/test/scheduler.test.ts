@@ -1,32 +1,15 @@
 import { Bitfield } from '@shoal/content'
 import { Scheduler } from '../src/scheduler.js'
+import { bits, full, seeded } from './bitfields.js'
 import type { SchedulerAction } from '../src/scheduler.js'
-
-function bits (size: number, set: number[]): Bitfield {
-  const b = new Bitfield(size)
-  for (const i of set) b.set(i)
-  return b
-}
-
-function full (size: number): Bitfield {
-  return bits(size, [...Array(size).keys()])
-}
 
 function requests (actions: SchedulerAction[], peer?: string): number[] {
   return actions.filter(a => a.type === 'request' && (peer == null || a.peer === peer)).map(a => (a as { index: number }).index)
 }
 
-/** Deterministic PRNG so tests are repeatable */
-function seeded (seed: number): () => number {
-  return () => {
-    seed = (seed * 1664525 + 1013904223) % 4294967296
-    return seed / 4294967296
-  }
-}
-
 describe('Scheduler', () => {
   it('fills a peer pipeline up to maxInflightPerPeer and never asks for a chunk the peer lacks', () => {
-    const s = new Scheduler({ chunks: 20, maxInflightPerPeer: 4, random: seeded(1) })
+    const s = new Scheduler({ chunks: 20, minInflightPerPeer: 4, maxInflightPerPeer: 4, random: seeded(1) })
     const asked = requests(s.addPeer('a', bits(20, [1, 3, 5, 7, 9, 11]), 0))
     expect(asked).toHaveLength(4)
     for (const i of asked) expect([1, 3, 5, 7, 9, 11]).toContain(i)
@@ -34,7 +17,7 @@ describe('Scheduler', () => {
   })
 
   it('asks each chunk of only one peer until endgame (no duplicate requests)', () => {
-    const s = new Scheduler({ chunks: 32, maxInflightPerPeer: 4, random: seeded(2) })
+    const s = new Scheduler({ chunks: 32, minInflightPerPeer: 4, maxInflightPerPeer: 4, random: seeded(2) })
     const a = requests(s.addPeer('a', full(32), 0))
     const b = requests(s.addPeer('b', full(32), 0))
     const c = requests(s.addPeer('c', full(32), 0))
@@ -44,7 +27,7 @@ describe('Scheduler', () => {
   })
 
   it('picks the rarest chunk first once past the random first chunks', () => {
-    const s = new Scheduler({ chunks: 6, maxInflightPerPeer: 1, randomFirst: 0, random: seeded(3) })
+    const s = new Scheduler({ chunks: 6, minInflightPerPeer: 1, maxInflightPerPeer: 1, randomFirst: 0, random: seeded(3) })
     s.addPeer('x', bits(6, [0, 1, 2, 3]), 0) // takes one chunk
     const taken = s.inflightAt('x')[0]
     s.addPeer('y', bits(6, [0, 1, 2, 3, 4]), 0)
@@ -56,7 +39,7 @@ describe('Scheduler', () => {
   it('picks the first chunks at random, then rarest-first', () => {
     // chunk 0 is held only by p, so it is the rarest
     const firstPick = (randomFirst: number, seed: number): number => {
-      const s = new Scheduler({ chunks: 10, maxInflightPerPeer: 1, randomFirst, random: seeded(seed) })
+      const s = new Scheduler({ chunks: 10, minInflightPerPeer: 1, maxInflightPerPeer: 1, randomFirst, random: seeded(seed) })
       s.addPeer('other', bits(10, [1, 2, 3, 4, 5, 6, 7, 8, 9]), 0)
       return requests(s.addPeer('p', full(10), 0), 'p')[0]
     }
@@ -71,7 +54,7 @@ describe('Scheduler', () => {
   })
 
   it('sends have for every verified block and reports completion once', () => {
-    const s = new Scheduler({ chunks: 3, maxInflightPerPeer: 8 })
+    const s = new Scheduler({ chunks: 3, minInflightPerPeer: 8, maxInflightPerPeer: 8 })
     const asked = requests(s.addPeer('a', full(3), 0))
     expect(asked.sort()).toEqual([0, 1, 2])
     const out: SchedulerAction[] = []
@@ -83,7 +66,7 @@ describe('Scheduler', () => {
   })
 
   it('re-asks an invalid block from another peer', () => {
-    const s = new Scheduler({ chunks: 1, maxInflightPerPeer: 1 })
+    const s = new Scheduler({ chunks: 1, minInflightPerPeer: 1, maxInflightPerPeer: 1 })
     s.addPeer('bad', full(1), 0)
     s.addPeer('good', full(1), 0)
     const first = s.inflightAt('bad').length === 1 ? 'bad' : 'good'
@@ -95,7 +78,7 @@ describe('Scheduler', () => {
   })
 
   it('enters strict endgame: duplicates the last requests, then cancels the losers', () => {
-    const s = new Scheduler({ chunks: 2, maxInflightPerPeer: 4, endgameDuplicates: 2, random: seeded(5) })
+    const s = new Scheduler({ chunks: 2, minInflightPerPeer: 4, maxInflightPerPeer: 4, endgameDuplicates: 2, random: seeded(5) })
     const a = requests(s.addPeer('a', full(2), 0))
     expect(a.sort()).toEqual([0, 1])
     // every missing chunk is in flight, so a new peer may duplicate them
@@ -108,7 +91,7 @@ describe('Scheduler', () => {
   })
 
   it('waits for the last few chunks before entering endgame', () => {
-    const s = new Scheduler({ chunks: 10, maxInflightPerPeer: 10, endgameThreshold: 4 })
+    const s = new Scheduler({ chunks: 10, minInflightPerPeer: 10, maxInflightPerPeer: 10, endgameThreshold: 4 })
     expect(requests(s.addPeer('a', full(10), 0))).toHaveLength(10)
     // all 10 are requested, but 10 > 4 missing: no duplicates yet
     expect(requests(s.addPeer('b', full(10), 0))).toEqual([])
@@ -118,7 +101,7 @@ describe('Scheduler', () => {
   })
 
   it('does not duplicate requests while unrequested chunks remain (not yet endgame)', () => {
-    const s = new Scheduler({ chunks: 10, maxInflightPerPeer: 2, random: seeded(6) })
+    const s = new Scheduler({ chunks: 10, minInflightPerPeer: 2, maxInflightPerPeer: 2, random: seeded(6) })
     s.addPeer('a', full(10), 0)
     // b holds only what a already has in flight
     const inflightA = s.inflightAt('a')
@@ -127,7 +110,7 @@ describe('Scheduler', () => {
   })
 
   it('times out a request and re-issues it to another peer, shrinking the slow peer\'s pipeline', () => {
-    const s = new Scheduler({ chunks: 1, maxInflightPerPeer: 4, requestTimeoutMs: 1000, endgameDuplicates: 1 })
+    const s = new Scheduler({ chunks: 1, minInflightPerPeer: 4, maxInflightPerPeer: 4, requestTimeoutMs: 1000, endgameDuplicates: 1 })
     s.addPeer('slow', full(1), 0)
     expect(s.inflightAt('slow')).toEqual([0])
     expect(requests(s.addPeer('fast', full(1), 10))).toEqual([])
@@ -137,7 +120,7 @@ describe('Scheduler', () => {
   })
 
   it('moves a departed peer\'s requests to the remaining peers', () => {
-    const s = new Scheduler({ chunks: 4, maxInflightPerPeer: 4, endgameDuplicates: 1 })
+    const s = new Scheduler({ chunks: 4, minInflightPerPeer: 4, maxInflightPerPeer: 4, endgameDuplicates: 1 })
     s.addPeer('a', full(4), 0)
     expect(s.inflightAt('a')).toHaveLength(4)
     s.addPeer('b', full(4), 0)
@@ -170,7 +153,7 @@ describe('Scheduler', () => {
 
   it('downloads a whole artifact from a few peers with no duplicate blocks', () => {
     const n = 200
-    const s = new Scheduler({ chunks: n, maxInflightPerPeer: 5, random: seeded(9) })
+    const s = new Scheduler({ chunks: n, minInflightPerPeer: 5, maxInflightPerPeer: 5, random: seeded(9) })
     const queue: Array<{ peer: string, index: number }> = []
     const enqueue = (acts: SchedulerAction[]): void => {
       for (const a of acts) if (a.type === 'request') queue.push({ peer: a.peer, index: a.index })
@@ -186,5 +169,61 @@ describe('Scheduler', () => {
     }
     expect(s.isComplete).toBe(true)
     expect(delivered).toBe(n)
+  })
+
+  it('announces a chunk the moment it is verified, so peers can fetch it from us at once', () => {
+    const s = new Scheduler({ chunks: 4, random: seeded(10) })
+    const [first] = requests(s.addPeer('a', full(4), 0))
+    const actions = s.onBlock('a', first, true, 5)
+    expect(actions[0]).toEqual({ type: 'have', index: first })
+  })
+
+  it('sizes each peer\'s pipeline to its bandwidth × delay', () => {
+    const chunkSize = 1 << 20
+    // A peer that serves one chunk per 10 ms, 100 ms round trip away, and one next door.
+    const depthAfterWarmup = (oneWayMs: number): { depth: number, busy: number } => {
+      const s = new Scheduler({ chunks: 2000, chunkSize, random: seeded(11) })
+      const serviceMs = 10
+      let peerFreeAt = 0
+      let served = 0
+      const events: Array<{ at: number, index: number }> = []
+      const send = (acts: SchedulerAction[], now: number): void => {
+        for (const index of requests(acts, 'p')) {
+          const start = Math.max(now + oneWayMs, peerFreeAt)
+          peerFreeAt = start + serviceMs
+          events.push({ at: peerFreeAt + oneWayMs, index })
+        }
+      }
+      send(s.addPeer('p', full(2000), 0), 0)
+      let now = 0
+      while (now < 3000 && events.length > 0) {
+        events.sort((x, y) => x.at - y.at)
+        const e = events.shift() as { at: number, index: number }
+        now = e.at
+        if (now > 1000) served++
+        send(s.onBlock('p', e.index, true, now), now)
+      }
+      return { depth: s.pipelineDepth('p'), busy: served * serviceMs / (now - 1000) }
+    }
+    const far = depthAfterWarmup(50)
+    const near = depthAfterWarmup(0)
+    // 100 ms round trip + 10 ms transfer at 1 chunk / 10 ms ≈ 11 chunks, plus one queued.
+    expect(far.depth).toBeGreaterThanOrEqual(11)
+    expect(far.depth).toBeLessThanOrEqual(14)
+    expect(near.depth).toBeLessThanOrEqual(3)
+    // Either way the peer's link never waits for our requests.
+    expect(far.busy).toBeGreaterThan(0.95)
+    expect(near.busy).toBeGreaterThan(0.95)
+  })
+
+  it('asks an idle peer for a chunk it announces without waiting for anything else', () => {
+    const s = new Scheduler({ chunks: 100, random: seeded(12) })
+    s.addPeer('a', full(100), 0)
+    s.addPeer('b', new Bitfield(100), 0)
+    // "b" has nothing; the moment it announces a chunk no one is fetching, we ask it.
+    const free = [...Array(100).keys()].find(i => !s.inflightAt('a').includes(i)) as number
+    expect(requests(s.onHave('b', free, 1), 'b')).toEqual([free])
+    // A chunk already being fetched from "a" is not duplicated outside endgame.
+    expect(requests(s.onHave('b', s.inflightAt('a')[0], 2))).toEqual([])
   })
 })

@@ -113,7 +113,9 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
         addresses: { listen: config.listen.map(a => a.toString()) },
         transports: [tcp()],
         connectionEncrypters: [noise()],
-        streamMuxers: [yamux()],
+        // Exchange sessions pause reading while a block is paced and written; what the peer may
+        // send meanwhile (its window) must fit in the read buffer, or yamux resets the stream.
+        streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024, maxReadBufferLength: 8 * 1024 * 1024 } })],
         peerDiscovery,
         // A whole swarm on one host dials in at once; the default 5/s per host would reset it.
         connectionManager: { inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 256 },
@@ -197,6 +199,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   async publish (path: string, options: PublishOptions = {}): Promise<Published> {
     const { id, manifest, manifestBytes } = await chunkFile(path, { ...options, publisher: this.peerId.toString() })
     await this.store.addComplete(manifest, manifestBytes, id, path)
+    this.exchange.superSeed(id)
     const key = id.toString()
     this.paths.set(key, path)
     this.published.set(key, {
