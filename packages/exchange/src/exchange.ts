@@ -16,7 +16,7 @@ import { readFrames } from './wire.js'
 import type { Candidate, TransferContext, TransferStats } from './transfer.js'
 import type { PexPeer } from './pb/message.js'
 import type { ArtifactHandle, Store } from '@shoal/store'
-import type { ComponentLogger, Connection, Logger, PeerId, PeerStore, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
+import type { IdentifyResult, Libp2pEvents, TypedEventTarget, ComponentLogger, Connection, Logger, PeerId, PeerStore, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** The protocol id spoken on exchange streams */
@@ -97,6 +97,8 @@ export interface ExchangeComponents {
   connectionManager: {
     openStream(peer: PeerId, protocol: string | string[], options?: AbortOptions): Promise<Stream>
   }
+  /** libp2p's event bus; identify results keep the addresses we pass on in peer exchange fresh */
+  events?: TypedEventTarget<Libp2pEvents>
 }
 
 export interface ExchangeEvents {
@@ -165,12 +167,20 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
     }, { maxInboundStreams: 1024, maxOutboundStreams: 1024 })
     this.timer = setInterval(() => { for (const t of this.transfers.values()) t.tick() }, this.init.tickIntervalMs)
     this.timer.unref?.()
+    this.components.events?.addEventListener('peer:identify', this.onIdentify)
     this.running = true
+  }
+
+  /** A peer's listen addresses, learned by identify, are what peer exchange passes on */
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    const addrs = evt.detail.listenAddrs
+    if (addrs.length > 0) this.addrCache.set(evt.detail.peerId.toString(), addrs)
   }
 
   async stop (): Promise<void> {
     this.running = false
     clearInterval(this.timer)
+    this.components.events?.removeEventListener('peer:identify', this.onIdentify)
     await this.components.registrar.unhandle(this.protocol)
     for (const t of this.transfers.values()) t.close()
     this.transfers.clear()

@@ -426,16 +426,28 @@ export class Transfer implements SessionHost {
     this.ctx.onComplete(this)
   }
 
+  /**
+   * Peer exchange: tell a new peer who else we trade this artifact with, and tell those peers
+   * about the new one, so holders find each other without waiting for the DHT.
+   */
   private sendPex (to: Session): void {
     const peers: PexPeer[] = []
+    const newcomer = this.pexEntry(to)
     for (const s of this.sessions.values()) {
-      if (s === to || peers.length >= PEX_LIMIT) continue
-      const addrs = this.ctx.addrsOf(s.peerId)
-      if (addrs.length === 0) continue
-      peers.push({ id: s.peerId.toMultihash().bytes, addrs: addrs.map(a => a.bytes) })
+      if (s === to) continue
+      const entry = peers.length < PEX_LIMIT ? this.pexEntry(s) : undefined
+      if (entry != null) peers.push(entry)
+      if (newcomer != null && s.handshaken) s.pex([newcomer])
     }
     to.pex(peers)
   }
+
+  private pexEntry (s: Session): PexPeer | undefined {
+    const addrs = this.ctx.addrsOf(s.peerId)
+    if (addrs.length === 0) return undefined
+    return { id: s.peerId.toMultihash().bytes, addrs: addrs.map(a => a.bytes) }
+  }
+
 }
 
 function push (map: Map<string, number[]>, key: string, value: number): void {
