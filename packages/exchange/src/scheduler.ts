@@ -351,17 +351,25 @@ export class Scheduler {
     // Best `slots` candidates kept sorted by (availability, random key).
     const best: number[] = []
     const keys: number[] = []
-    for (let i = 0; i < this.chunks; i++) {
-      if (this.asked[i] !== 0 || this.have.get(i) || !state.bitfield.get(i)) continue
-      const key = randomPhase ? this.random() : this.availability[i] + this.random()
-      if (best.length === slots && key >= keys[slots - 1]) continue
-      let at = best.length === slots ? slots - 1 : best.length
-      while (at > 0 && keys[at - 1] > key) {
-        if (at < slots) { best[at] = best[at - 1]; keys[at] = keys[at - 1] }
-        at--
+    const bytes = (this.chunks + 7) >> 3
+    // A byte at a time: chunks the peer has and we lack; most bytes are all-or-nothing.
+    for (let j = 0; j < bytes; j++) {
+      const mask = state.bitfield.byteAt(j) & ~this.have.byteAt(j) & 0xff
+      if (mask === 0) continue
+      for (let bit = 0; bit < 8; bit++) {
+        if ((mask & (0x80 >> bit)) === 0) continue
+        const i = (j << 3) | bit
+        if (this.asked[i] !== 0) continue
+        const key = randomPhase ? this.random() : this.availability[i] + this.random()
+        if (best.length === slots && key >= keys[slots - 1]) continue
+        let at = best.length === slots ? slots - 1 : best.length
+        while (at > 0 && keys[at - 1] > key) {
+          if (at < slots) { best[at] = best[at - 1]; keys[at] = keys[at - 1] }
+          at--
+        }
+        best[at] = i
+        keys[at] = key
       }
-      best[at] = i
-      keys[at] = key
     }
     if (best.length > 0 || !this.inEndgame()) return best
     // Strict endgame: the last few chunks are all in flight; every peer that holds one may

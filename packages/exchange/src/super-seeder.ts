@@ -6,9 +6,10 @@
  * is the swarm's scarcest resource at the start; this keeps it from being spent on copies the
  * peers could have made.
  *
- * A revealed chunk is replaced by another when the peer announces it holds it (from us or from
- * anyone), so a peer's slot is never stuck on a chunk it no longer needs. When a peer leaves, the
- * chunks revealed to it and not yet sent go back to the pool.
+ * A peer's slot opens again as soon as its revealed chunk has been sent, so its next request is
+ * already queued while the block is on the wire and the origin's link never waits on a round
+ * trip. A revealed chunk the peer announces it got elsewhere first is replaced at once. When a
+ * peer leaves, the chunks revealed to it and not yet sent go back to the pool.
  */
 import type { Bitfield } from '@shoal/content'
 
@@ -19,8 +20,8 @@ export interface SuperSeederInit {
   /** Number of chunks in the artifact */
   chunks: number
   /**
-   * Chunks revealed to one peer and not yet confirmed by its `have`. One keeps each chunk's
-   * trip from the origin short; more keep a peer busy over long round trips.
+   * Chunks revealed to one peer and not yet sent to it. One keeps each chunk's trip from the
+   * origin short; more keep a peer busy over long round trips.
    *
    * @default 1
    */
@@ -29,7 +30,7 @@ export interface SuperSeederInit {
    * Reveals outstanding over all peers at least this many, so a swarm of one or two peers
    * still keeps the origin's link busy across round trips.
    *
-   * @default 4
+   * @default 8
    */
   minOutstanding?: number
   /** Random source in [0, 1), for tie-breaks; injectable for deterministic tests @default Math.random */
@@ -38,8 +39,8 @@ export interface SuperSeederInit {
 
 interface SeedPeer {
   bitfield: Bitfield
-  /** Chunks revealed to this peer that it has not yet confirmed; value: already sent to it */
-  outstanding: Map<number, boolean>
+  /** Chunks revealed to this peer and not yet sent to it */
+  outstanding: Set<number>
   /** Chunks ever revealed to this peer (never reveal one twice) */
   told: Set<number>
 }
@@ -63,7 +64,7 @@ export class SuperSeeder {
     this.sent = new Uint32Array(init.chunks)
     this.availability = new Uint32Array(init.chunks)
     this.perPeer = Math.max(1, init.revealPerPeer ?? 1)
-    this.minOutstanding = init.minOutstanding ?? 4
+    this.minOutstanding = init.minOutstanding ?? 8
     this.random = init.random ?? Math.random
   }
 
@@ -77,7 +78,7 @@ export class SuperSeeder {
     return this.sent[index] ?? 0
   }
 
-  /** Chunks revealed to `peer` and not yet confirmed */
+  /** Chunks revealed to `peer` and not yet sent */
   outstandingAt (peer: string): number[] {
     return [...(this.peers.get(peer)?.outstanding.keys() ?? [])]
   }
@@ -86,7 +87,7 @@ export class SuperSeeder {
   addPeer (peer: string, bitfield: Bitfield): RevealAction[] {
     if (bitfield.size !== this.chunks) throw new RangeError('peer bitfield size does not match chunk count')
     this.removePeer(peer)
-    const state: SeedPeer = { bitfield: bitfield.clone(), outstanding: new Map(), told: new Set() }
+    const state: SeedPeer = { bitfield: bitfield.clone(), outstanding: new Set(), told: new Set() }
     this.peers.set(peer, state)
     for (const i of state.bitfield.indices()) this.availability[i]++
     return this.topUpAll()
@@ -97,7 +98,7 @@ export class SuperSeeder {
     const state = this.peers.get(peer)
     if (state == null) return []
     for (const i of state.bitfield.indices()) this.availability[i]--
-    for (const [i, wasSent] of state.outstanding) if (!wasSent) this.revealed[i]--
+    for (const i of state.outstanding) this.revealed[i]--
     this.peers.delete(peer)
     return this.topUpAll()
   }
@@ -108,21 +109,18 @@ export class SuperSeeder {
     if (state == null || index >= this.chunks || state.bitfield.get(index)) return []
     state.bitfield.set(index)
     this.availability[index]++
-    const wasSent = state.outstanding.get(index)
-    if (wasSent == null) return []
-    state.outstanding.delete(index)
     // Got it elsewhere before we sent it: this reveal never cost us anything.
-    if (!wasSent) this.revealed[index]--
+    if (!state.outstanding.delete(index)) return []
+    this.revealed[index]--
     return this.topUpAll()
   }
 
-  /** We sent chunk `index` to `peer` */
+  /** We sent chunk `index` to `peer`: its slot is free for the next reveal */
   onSent (peer: string, index: number): RevealAction[] {
     if (index >= this.chunks) return []
     this.sent[index]++
-    const state = this.peers.get(peer)
-    if (state?.outstanding.has(index) === true) state.outstanding.set(index, true)
-    return []
+    if (this.peers.get(peer)?.outstanding.delete(index) !== true) return []
+    return this.topUpAll()
   }
 
   /**
@@ -137,7 +135,7 @@ export class SuperSeeder {
       while (state.outstanding.size < share) {
         const index = this.pick(state)
         if (index < 0) break
-        state.outstanding.set(index, false)
+        state.outstanding.add(index)
         state.told.add(index)
         this.revealed[index]++
         actions.push({ type: 'reveal', peer, index })

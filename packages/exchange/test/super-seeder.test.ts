@@ -18,10 +18,11 @@ describe('SuperSeeder', () => {
     for (let round = 0; shown.length < chunks; round++) {
       for (const p of peers) {
         for (const i of seeder.outstandingAt(p)) {
-          seeder.onSent(p, i)
+          shown.push(...revealed(seeder.onSent(p, i)))
           shown.push(...revealed(seeder.onHave(p, i)))
         }
       }
+      if (round > chunks) throw new Error('reveals stalled')
     }
     const firstPass = shown.slice(0, chunks)
     expect(new Set(firstPass).size).toBe(chunks)
@@ -29,7 +30,7 @@ describe('SuperSeeder', () => {
   })
 
   it('keeps one chunk outstanding per peer when there are many peers', () => {
-    const seeder = new SuperSeeder({ chunks: 100, random: seeded(2) })
+    const seeder = new SuperSeeder({ chunks: 100, minOutstanding: 4, random: seeded(2) })
     for (const p of ['a', 'b', 'c', 'd', 'e', 'f']) seeder.addPeer(p, new Bitfield(100))
     for (const p of ['d', 'e', 'f']) expect(seeder.outstandingAt(p)).toHaveLength(1)
     // The first were shown more while they were few; once they confirm those, one each.
@@ -40,6 +41,16 @@ describe('SuperSeeder', () => {
       }
       expect(seeder.outstandingAt(p)).toHaveLength(1)
     }
+  })
+
+  it('reveals the next chunk as soon as the last one is sent, so the origin never waits on a round trip', () => {
+    const seeder = new SuperSeeder({ chunks: 10, minOutstanding: 1, random: seeded(8) })
+    const [first] = revealed(seeder.addPeer('a', new Bitfield(10)))
+    const next = revealed(seeder.onSent('a', first))
+    expect(next).toHaveLength(1)
+    expect(next[0]).not.toBe(first)
+    // The peer's later `have` for the sent chunk frees nothing more.
+    expect(seeder.onHave('a', first)).toEqual([])
   })
 
   it('reveals more per peer when there are few, so the link stays busy', () => {
@@ -81,8 +92,7 @@ describe('SuperSeeder', () => {
     seeder.removePeer('a')
     // With "a" gone, the chunk it never received is first in line for "b".
     for (const i of shownToB) {
-      seeder.onSent('b', i)
-      expect(revealed(seeder.onHave('b', i), 'b')).toEqual([shownToA])
+      expect(revealed(seeder.onSent('b', i), 'b')).toEqual([shownToA])
     }
   })
 })
