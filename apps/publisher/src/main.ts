@@ -41,6 +41,7 @@ async function main (): Promise<void> {
     progress.done()
     say(`published ${manifest.name}: ${manifest.size} bytes in ${manifest.chunks.length} chunks`)
     say(`artifact id ${id.toString()}`)
+    say(`announced at ${Date.now()} (epoch ms)`)
     say(`serving until ${opts.replicas} node(s) hold a full verified copy...`)
     node.addEventListener('replica', (evt) => {
       if (evt.detail.id === id.toString()) say(`  ${evt.detail.replicas}/${opts.replicas} replicas (latest: ${evt.detail.peer})`)

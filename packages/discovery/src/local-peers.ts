@@ -4,7 +4,7 @@
  * other with no hand-made peer list and no multicast (mDNS covers the LAN). Files of processes
  * that are gone are removed by whoever notices.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { TypedEventEmitter, peerDiscoverySymbol } from '@libp2p/interface'
@@ -50,6 +50,8 @@ class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerD
   private readonly log: Logger
   private readonly seen = new Map<string, string>()
   private timer?: ReturnType<typeof setInterval>
+  private scannedMtime = -1
+  private scannedAt = 0
   private advertising: Promise<void> = Promise.resolve()
   private stopped = false
 
@@ -101,6 +103,12 @@ class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerD
   private async scan (): Promise<void> {
     let names: string[]
     try {
+      // Files are only ever created, renamed into place or removed, each of which changes the
+      // directory's mtime: an unchanged directory has nothing new to read.
+      const mtime = (await stat(this.dir)).mtimeMs
+      if (mtime === this.scannedMtime && Date.now() - this.scannedAt < 10_000) return
+      this.scannedMtime = mtime
+      this.scannedAt = Date.now()
       names = await readdir(this.dir)
     } catch {
       return

@@ -92,6 +92,10 @@ export function discoveryServices (init: DiscoveryServicesInit = {}): DiscoveryS
       ignoreDuplicatePublishError: true,
       // Every Shoal node speaks gossipsub; no floodsub peers to fall back to.
       fallbackToFloodsub: false,
+      // Gossipsub penalises more than 10 peers behind one IP (a Sybil defence for the open
+      // internet). A fleet behind one NAT, or a swarm on one host, is exactly that: without this
+      // a 14th node on 127.0.0.1 is graylisted and never hears an announcement.
+      scoreParams: { IPColocationFactorWeight: 0 },
       ...init.pubsub,
       emitSelf: false
     }),

@@ -282,7 +282,7 @@ export class Transfer implements SessionHost {
   }
 
   onSent (session: Session, index: number): void {
-    this.seeder?.onSent(session.peer, index)
+    if (this.seeder != null) this.reveal(this.seeder.onSent(session.peer, index))
   }
 
   onClose (session: Session, err?: Error): void {
