@@ -99,6 +99,9 @@ export function discoveryServices (init: DiscoveryServicesInit = {}): DiscoveryS
       ...init.pubsub,
       emitSelf: false
     }),
-    ping: ping()
+    // kad-dht pings routing-table contacts concurrently; with ping's default of one outbound
+    // stream per connection the second ping fails with an error that tears down the whole
+    // connection, exchange sessions included.
+    ping: ping({ maxOutboundStreams: 16, maxInboundStreams: 16 })
   }
 }

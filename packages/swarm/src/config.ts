@@ -48,6 +48,15 @@ export interface ShoalNodeInit {
    */
   fetchAnnounced?: boolean
   /**
+   * Keep libp2p's peer store and DHT records in LevelDB under the data dir, so a restarted node
+   * remembers peers. Off by default: libp2p writes the peer store on every new stream, which on
+   * a busy swarm costs more CPU than the transfer, and peers are re-learned within seconds from
+   * bootstrap, the rendezvous directory and peer exchange. Artifact state is always persisted.
+   *
+   * @default false
+   */
+  persistPeerStore?: boolean
+  /**
    * Find LAN peers with mDNS. Off when every listen address is loopback, where it could
    * only find nodes the local rendezvous directory already finds.
    *
@@ -84,6 +93,7 @@ export interface ResolvedConfig {
   bootstrap: Multiaddr[]
   swarm: string
   fetchAnnounced: boolean
+  persistPeerStore: boolean
   mdns: boolean
   localPeersDir: string | false
   announceIntervalMs: number
@@ -110,6 +120,7 @@ export function resolveConfig (init: ShoalNodeInit): ResolvedConfig {
     bootstrap,
     swarm,
     fetchAnnounced: init.fetchAnnounced ?? true,
+    persistPeerStore: init.persistPeerStore ?? false,
     mdns: init.mdns ?? !onlyLoopback,
     localPeersDir: init.localPeersDir ?? defaultLocalPeersDir(swarm),
     announceIntervalMs: positive(init.announceIntervalMs ?? 5_000, 'announceIntervalMs'),

@@ -81,9 +81,9 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   private readonly stopping = new AbortController()
   private reannounceTimer?: ReturnType<typeof setTimeout>
 
-  private readonly datastore: LevelDatastore
+  private readonly datastore?: LevelDatastore
 
-  private constructor (libp2p: Libp2p<ShoalServices>, store: Store, datastore: LevelDatastore, config: ResolvedConfig) {
+  private constructor (libp2p: Libp2p<ShoalServices>, store: Store, datastore: LevelDatastore | undefined, config: ResolvedConfig) {
     super()
     this.libp2p = libp2p
     this.datastore = datastore
@@ -100,9 +100,9 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     await ensureWritableDir(config.dataDir, 'ERR_DATA_DIR', 'data dir')
     await ensureWritableDir(config.outputDir, 'ERR_OUTPUT_DIR', 'output dir')
     const store = await openStore({ dataDir: join(config.dataDir, 'store') })
-    const datastore = new LevelDatastore(join(config.dataDir, 'libp2p'))
+    const datastore = config.persistPeerStore ? new LevelDatastore(join(config.dataDir, 'libp2p')) : undefined
     try {
-      await datastore.open()
+      await datastore?.open()
       const peerDiscovery: any[] = []
       if (config.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: config.bootstrap.map(a => a.toString()) }))
       if (config.mdns) peerDiscovery.push(mdns())
@@ -129,7 +129,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       return new ShoalNode(libp2p as unknown as Libp2p<ShoalServices>, store, datastore, config)
     } catch (err) {
       await store.close()
-      await Promise.resolve(datastore.close()).catch(() => {})
+      await Promise.resolve(datastore?.close()).catch(() => {})
       throw err
     }
   }
@@ -153,7 +153,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     } catch (err: any) {
       await Promise.resolve(this.libp2p.stop()).catch(() => {})
       await this.store.close().catch(() => {})
-      await this.datastore.close().catch(() => {})
+      await this.datastore?.close().catch(() => {})
       if (/EADDRINUSE|address already in use/i.test(`${err.message} ${err.cause?.message ?? ''}`) || err.code === 'EADDRINUSE') {
         throw new ShoalError('ERR_ADDRESS_IN_USE', `listen address ${this.config.listen.join(', ')} is already in use — pick another port with --listen`, { cause: err })
       }
@@ -189,7 +189,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     await this.discovery.stop().catch(() => {})
     await this.libp2p.stop()
     await this.store.close()
-    await this.datastore.close()
+    await this.datastore?.close()
   }
 
   /**
@@ -230,6 +230,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       this.paths.set(key, path)
       const progress = this.progressOf(key)
       void this.sendBeacon(key, true)
+      if (!this.provided.has(key)) void this.provide(cid)
       this.safeDispatchEvent('complete', { detail: progress })
       return path
     })()
@@ -316,7 +317,11 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
 
   private onProgress (s: TransferStats): void {
     const cid = parseArtifactId(s.id)
-    if (!this.provided.has(s.id)) void this.provide(cid)
+    // Provide once there is something worth finding, but not while the swarm is at its busiest:
+    // a DHT provide is a lookup of the k closest peers, and a whole swarm providing at the same
+    // moment (each at its first chunk) costs more CPU than the transfer. Until then, beacons and
+    // peer exchange point others at partial holders.
+    if (s.complete && !this.provided.has(s.id)) void this.provide(cid)
     void this.sendBeacon(s.id, false)
     this.safeDispatchEvent('progress', { detail: this.decorate(s) })
   }

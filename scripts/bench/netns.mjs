@@ -1,0 +1,245 @@
+/**
+ * Shaped links for the benchmark: one network namespace per process (publisher and each node),
+ * each with a veth pair whose other end is a port of a bridge in a separate hub namespace, so the
+ * root namespace is never touched (no interface, route or address is added there).
+ *
+ *   shoalb-<pid>-pub  veth0 10.77.0.10 ─(tbf: up)─ h0 ─(tbf: down)─┐
+ *   shoalb-<pid>-n1   veth0 10.77.0.11 ─(tbf: up)─ h1 ─(tbf: down)─┼─ br0 in shoalb-<pid>-hub
+ *   shoalb-<pid>-nN   veth0 …          ─(tbf: up)─ hN ─(tbf: down)─┘
+ *
+ * A tbf on the member-side veth's egress caps what that process uploads; a tbf on the hub-side
+ * veth's egress caps what it downloads. The kernel here has no netem, so no delay is added.
+ *
+ * Every namespace is named `shoalb-<bench pid>-…` so teardown, and `--cleanup` after a crash,
+ * only ever touch namespaces a bench made.
+ */
+import { execFile, spawnSync } from 'node:child_process'
+import { promisify } from 'node:util'
+
+const execFileP = promisify(execFile)
+
+export const NS_PREFIX = 'shoalb-'
+const SUBNET = '10.77' // a /16 used only inside the bench's namespaces
+const MEMBER_IF = 'veth0'
+const BRIDGE = 'br0'
+
+/** Runs a command; on failure throws one line naming the command and what it printed */
+async function run (cmd, args) {
+  try {
+    const { stdout } = await execFileP(cmd, args, { maxBuffer: 64 * 1024 * 1024 })
+    return stdout
+  } catch (err) {
+    const why = (err.stderr ?? '').toString().trim().split('\n')[0] || err.message
+    throw new Error(`${cmd} ${args.join(' ')}: ${why}`)
+  }
+}
+
+/** Runs async `fn` over `items`, at most `limit` at once (spawning 100 `ip`s at once helps nobody) */
+async function eachLimited (items, limit, fn) {
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++])
+  }))
+}
+
+/**
+ * Can this process make network namespaces? Root, `ip` and `tc` with tbf are needed; the probe
+ * makes one namespace with a tbf'd veth and removes it. Resolves to undefined or the reason not.
+ */
+export async function netnsUnavailableReason () {
+  if (process.getuid?.() !== 0) return 'not running as root'
+  const probe = `${NS_PREFIX}${process.pid}-probe`
+  try {
+    await run('ip', ['netns', 'add', probe])
+    try {
+      await run('ip', ['-n', probe, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1'])
+      await run('tc', ['-n', probe, 'qdisc', 'add', 'dev', 'p0', 'root', 'tbf', 'rate', '1mbit', 'burst', '16kb', 'latency', '50ms'])
+    } finally {
+      await run('ip', ['netns', 'del', probe]).catch(() => {})
+    }
+    return undefined
+  } catch (err) {
+    return err.message
+  }
+}
+
+/** The host's TCP congestion control and the ones namespaces may use (set by the host) */
+export async function hostCongestionControl () {
+  const read = async (name) => (await run('sysctl', ['-n', name]).catch(() => '')).trim()
+  return {
+    current: await read('net.ipv4.tcp_congestion_control'),
+    available: await read('net.ipv4.tcp_available_congestion_control'),
+    allowed: await read('net.ipv4.tcp_allowed_congestion_control')
+  }
+}
+
+/**
+ * tbf parameters for a rate in bytes/s. The burst must hold at least one MTU frame and a timer
+ * tick's worth of bytes; 4 ms of traffic, at least 16 KiB, keeps the cap tight (measured here
+ * within 0.1 %). The queue holds 50 ms at the cap: enough for TCP to fill the link, short enough
+ * not to build seconds of bufferbloat.
+ */
+export function tbfParams (bytesPerSec) {
+  return {
+    burstBytes: Math.max(16 * 1024, Math.ceil(bytesPerSec * 0.004)),
+    latencyMs: 50
+  }
+}
+
+export class Topology {
+  /**
+   * @param {object} o
+   * @param {number} o.members  publisher + nodes; member 0 is the publisher
+   * @param {number} o.upBytes  upload cap per member, bytes/s
+   * @param {number} o.downBytes download cap per member, bytes/s
+   */
+  constructor ({ members, upBytes, downBytes, pid = process.pid }) {
+    if (members > 2500) throw new Error('at most 2500 namespaces fit the address plan')
+    this.prefix = `${NS_PREFIX}${pid}-`
+    this.hub = `${this.prefix}hub`
+    this.upBytes = upBytes
+    this.downBytes = downBytes
+    this.members = Array.from({ length: members }, (_, k) => ({
+      index: k,
+      ns: `${this.prefix}${k === 0 ? 'pub' : `n${k}`}`,
+      // 10.77.0.10 for the publisher, then .11, .12 …; wraps into the next /24 every 250
+      addr: `${SUBNET}.${Math.floor(k / 250)}.${(k % 250) + 10}`,
+      hubIf: `h${k}`,
+      ifName: MEMBER_IF
+    }))
+    this.created = [] // namespaces that exist and must be deleted, in creation order
+  }
+
+  /** Builds the hub, every member namespace and its shaped veth; throws (after undoing) on failure */
+  async setup () {
+    const tbfUp = tbfParams(this.upBytes)
+    const tbfDown = tbfParams(this.downBytes)
+    try {
+      await this.addNs(this.hub)
+      await run('ip', ['-n', this.hub, 'link', 'add', BRIDGE, 'type', 'bridge'])
+      // no IPv6 link-local addresses: no router solicitations or MLD reports, only the IPv4 we ask for
+      await run('ip', ['-n', this.hub, 'link', 'set', BRIDGE, 'addrgenmode', 'none'])
+      await run('ip', ['-n', this.hub, 'link', 'set', BRIDGE, 'up'])
+      await eachLimited(this.members, 4, async (m) => {
+        await this.addNs(m.ns)
+        // the veth is born in the hub with its peer directly in the member namespace
+        await run('ip', ['-n', this.hub, 'link', 'add', m.hubIf, 'type', 'veth', 'peer', 'name', m.ifName, 'netns', m.ns])
+        await run('ip', ['-n', this.hub, 'link', 'set', m.hubIf, 'addrgenmode', 'none'])
+        await run('ip', ['-n', m.ns, 'link', 'set', m.ifName, 'addrgenmode', 'none'])
+        await run('ip', ['-n', this.hub, 'link', 'set', m.hubIf, 'master', BRIDGE, 'up'])
+        await run('ip', ['-n', m.ns, 'addr', 'add', `${m.addr}/16`, 'dev', m.ifName])
+        await run('ip', ['-n', m.ns, 'link', 'set', 'lo', 'up'])
+        await run('ip', ['-n', m.ns, 'link', 'set', m.ifName, 'up'])
+        // upload: what leaves the member; download: what the bridge sends it
+        await run('tc', ['-n', m.ns, 'qdisc', 'add', 'dev', m.ifName, 'root', 'tbf',
+          'rate', `${this.upBytes * 8}bit`, 'burst', String(tbfUp.burstBytes), 'latency', `${tbfUp.latencyMs}ms`])
+        await run('tc', ['-n', this.hub, 'qdisc', 'add', 'dev', m.hubIf, 'root', 'tbf',
+          'rate', `${this.downBytes * 8}bit`, 'burst', String(tbfDown.burstBytes), 'latency', `${tbfDown.latencyMs}ms`])
+      })
+    } catch (err) {
+      await this.teardown()
+      throw new Error(`setting up network namespaces failed: ${err.message}`)
+    }
+    return { tbfUp, tbfDown }
+  }
+
+  async addNs (name) {
+    await run('ip', ['netns', 'add', name])
+    this.created.push(name)
+  }
+
+  /** The command prefix that runs a program inside member k's namespace */
+  execPrefix (k) {
+    return ['ip', 'netns', 'exec', this.members[k].ns]
+  }
+
+  /**
+   * Byte counters of every member's link, read on the hub side in one `ip` call: `up` is what
+   * the member sent (after its upload tbf), `down` what was delivered to it. Wire bytes: they
+   * include Ethernet, IP and TCP headers and every protocol message, not only file data.
+   */
+  async counters () {
+    const out = await run('ip', ['-n', this.hub, '-s', '-j', 'link', 'show'])
+    const byIf = new Map(JSON.parse(out).map(l => [l.ifname, l.stats64]))
+    return this.members.map((m) => {
+      const s = byIf.get(m.hubIf)
+      return { up: s?.rx?.bytes ?? 0, down: s?.tx?.bytes ?? 0, downDropped: s?.tx?.dropped ?? 0 }
+    })
+  }
+
+  /** TCP congestion control a member namespace uses; tries `preferred` if it is not allowed */
+  async congestionControl (k, preferred) {
+    const ns = this.members[k].ns
+    const read = async () => (await run('ip', ['netns', 'exec', ns, 'sysctl', '-n', 'net.ipv4.tcp_congestion_control'])).trim()
+    let cc = await read().catch(() => 'unknown')
+    if (preferred != null && cc !== preferred) {
+      await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv4.tcp_congestion_control=${preferred}`]).catch(() => {})
+      cc = await read().catch(() => cc)
+    }
+    return cc
+  }
+
+  /** Deletes every namespace this topology made (members first, the hub last); never throws */
+  async teardown () {
+    const names = [...this.created].reverse()
+    this.created = []
+    const failed = []
+    await eachLimited(names, 4, async (ns) => {
+      await killPidsIn(ns)
+      await run('ip', ['netns', 'del', ns]).catch(() => { failed.push(ns) })
+    })
+    return failed
+  }
+
+  /** Last resort from a synchronous 'exit' handler: delete what is left, blocking */
+  teardownSync () {
+    for (const ns of [...this.created].reverse()) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
+    this.created = []
+  }
+}
+
+/** SIGKILLs processes still inside a namespace (ours: nothing else runs in a bench namespace) */
+async function killPidsIn (ns) {
+  const out = await run('ip', ['netns', 'pids', ns]).catch(() => '')
+  for (const pid of out.split(/\s+/).filter(Boolean).map(Number)) {
+    if (pid !== process.pid) {
+      try { process.kill(pid, 'SIGKILL') } catch {}
+    }
+  }
+}
+
+function benchAlive (pid) {
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    if (err.code !== 'EPERM') return false
+  }
+  // a live pid may have been reused by something else: only a running bench counts
+  const cmd = spawnSync('cat', [`/proc/${pid}/cmdline`], { encoding: 'utf8' }).stdout ?? ''
+  return cmd.includes('bench')
+}
+
+/**
+ * `--cleanup`: removes namespaces left by benches that are no longer running (a SIGKILL or a
+ * crash skips the normal teardown), killing any process still inside them. Namespaces of a bench
+ * that is still running are left alone. Returns the names removed and those kept.
+ */
+export async function cleanupLeftovers () {
+  const out = await run('ip', ['netns', 'list'])
+  const names = out.split('\n').map(l => l.trim().split(/\s+/)[0]).filter(n => n?.startsWith(NS_PREFIX))
+  const removed = []
+  const kept = []
+  // hubs last, so the bridge outlives its ports until they are gone
+  names.sort((a, b) => Number(a.endsWith('-hub')) - Number(b.endsWith('-hub')))
+  for (const ns of names) {
+    const pid = Number(/^shoalb-(\d+)-/.exec(ns)?.[1])
+    if (Number.isInteger(pid) && pid !== process.pid && benchAlive(pid)) {
+      kept.push(ns)
+      continue
+    }
+    await killPidsIn(ns)
+    await run('ip', ['netns', 'del', ns])
+    removed.push(ns)
+  }
+  return { removed, kept }
+}
