@@ -1,6 +1,7 @@
 /**
  * Parsing and printing of sizes, rates and durations for the CLI and the report.
  */
+import { parseRate as parseLinkRate } from '@shoal/content'
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -31,41 +32,16 @@ export function parseSize (text: string): number {
   return bytes
 }
 
-const RATE_UNITS: Record<string, number> = {
-  // bits per second
-  bit: 1 / 8,
-  bps: 1 / 8,
-  kbit: 1e3 / 8,
-  kbps: 1e3 / 8,
-  mbit: 1e6 / 8,
-  mbps: 1e6 / 8,
-  gbit: 1e9 / 8,
-  gbps: 1e9 / 8,
-  // bytes per second
-  '': 1,
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3
-}
-
 /**
  * Bytes per second from `"1gbit"`, `"100mbit"`, `"40Mbps"` (bits, decimal, as links are sold)
- * or `"125MB"`, `"10MiB/s"`, `"125000000"` (bytes), like the node's `--max-upload`.
+ * or `"125MB"`, `"10MiB/s"`, `"125000000"` (bytes): the node's own `--max-upload` parser, which
+ * must also be positive here (a link of 0 would never finish).
  *
  * @throws {RangeError} on anything else
  */
 export function parseRate (text: string): number {
-  const m = /^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-z]*)(?:\/s)?\s*$/i.exec(text)
-  const unit = m?.[2].toLowerCase()
-  if (m == null || unit == null || !Object.hasOwn(RATE_UNITS, unit)) {
-    throw new RangeError(`not a rate: "${text}" (use 1gbit, 100mbit, 125MB, 10MiB/s or bytes per second)`)
-  }
-  const rate = Number(m[1]) * RATE_UNITS[unit]
-  if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`rate must be positive: "${text}"`)
+  const rate = parseLinkRate(text)
+  if (!(rate > 0)) throw new RangeError(`rate must be positive: "${text}"`)
   return rate
 }
 
