@@ -13,20 +13,16 @@
  * Plain ESM on Node 20 built-ins only. Every process it starts is stopped on exit, success or
  * not, and the temp dir is removed unless --keep is given or something failed.
  */
-import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, createReadStream, createWriteStream, openSync } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { NODE_BIN, PUBLISHER_BIN, Processes, RunError as DemoError } from './lib/processes.mjs'
 
-const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
-const NODE_BIN = join(REPO_ROOT, 'apps/node/bin/shoal-node.js')
-const PUBLISHER_BIN = join(REPO_ROOT, 'apps/publisher/bin/publisher.js')
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
 const MiB = 1024 * 1024
 const NODES_READY_TIMEOUT_MS = 30_000
@@ -50,13 +46,6 @@ Options (environment variable in brackets):
   -h, --help      show this help
 `
 
-/** A failure with the log that explains it; the work dir is kept for inspection */
-class DemoError extends Error {
-  constructor (message, logPath) {
-    super(message)
-    this.logPath = logPath
-  }
-}
 
 class UsageError extends Error {}
 
@@ -119,11 +108,6 @@ async function sha256OfFile (path) {
   return hash.digest('hex')
 }
 
-async function lastLineOf (path) {
-  const text = await readFile(path, 'utf8').catch(() => '')
-  return text.split('\n').map(l => l.trim()).filter(l => l !== '').at(-1)
-}
-
 /** The parsed status.json, or undefined while it does not exist yet */
 async function readStatus (path) {
   try {
@@ -133,95 +117,19 @@ async function readStatus (path) {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Processes
-
-/**
- * Keeps track of every process the demo starts. `failure` rejects as soon as one of them stops
- * unexpectedly (a node exiting at all, the publisher exiting non-zero), so that every wait can
- * race against it.
- */
-class Processes {
-  constructor () {
-    this.list = []
-    this.stopping = false
-    this.failure = new Promise((resolve, reject) => { this.fail = reject })
-    this.failure.catch(() => {})
-  }
-
-  /** Starts `node <script> ...args` with stdout and stderr appended to `logPath` */
-  start (name, script, args, logPath, { captureStdout = false } = {}) {
-    const fd = openSync(logPath, 'a')
-    const child = spawn(process.execPath, [script, ...args], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', captureStdout ? 'pipe' : fd, fd]
-    })
-    closeSync(fd)
-    const proc = { name, child, pid: child.pid, logPath, stdout: '', exit: undefined }
-    if (captureStdout) child.stdout.on('data', (d) => { proc.stdout += d })
-    proc.exited = new Promise((resolve) => {
-      child.on('error', (err) => {
-        proc.exit ??= { code: null, signal: null, error: err }
-        resolve(proc.exit)
-      })
-      child.on('close', (code, signal) => { // after 'exit', once its stdout is drained
-        proc.exit ??= { code, signal }
-        resolve(proc.exit)
-      })
-    })
-    this.list.push(proc)
-    return proc
-  }
-
-  /** A node must never exit on its own while the demo runs */
-  failOnAnyExit (proc) {
-    proc.exited.then((exit) => {
-      if (!this.stopping) this.fail(new DemoError(`${proc.name} exited early (${describeExit(exit)})`, proc.logPath))
-    })
-  }
-
-  /** SIGTERM every process still running, SIGKILL those still there after KILL_GRACE_MS */
-  async stopAll () {
-    this.stopping = true
-    await Promise.all(this.list.map(stopProcess))
-  }
-
-  killAllNow () {
-    for (const proc of this.list) if (proc.exit == null) signalPid(proc.pid, 'SIGKILL')
-  }
-}
-
-async function stopProcess (proc) {
-  if (proc.exit != null || proc.pid == null) return
-  signalPid(proc.pid, 'SIGTERM')
-  const timer = setTimeout(() => { signalPid(proc.pid, 'SIGKILL') }, KILL_GRACE_MS)
-  await proc.exited
-  clearTimeout(timer)
-}
-
-function signalPid (pid, signal) {
-  try {
-    process.kill(pid, signal)
-  } catch {} // already gone
-}
-
-function describeExit (exit) {
-  if (exit.error != null) return `could not start: ${exit.error.message}`
-  return exit.signal != null ? `killed by ${exit.signal}` : `exit code ${exit.code}`
-}
-
 function startNodes (procs, work, count) {
   const nodes = []
   for (let i = 1; i <= count; i++) {
     const dir = join(work, `node-${i}`)
     const statusFile = join(dir, 'status.json')
-    const proc = procs.start(`node-${i}`, NODE_BIN, [
+    const proc = procs.start(`node-${i}`, [
+      process.execPath, NODE_BIN,
       '--data-dir', dir,
       '--listen', LISTEN,
       '--peers-dir', join(work, 'peers'),
       '--no-mdns',
       '--status-file', statusFile
-    ], join(work, `node-${i}.log`))
+    ], { logPath: join(work, `node-${i}.log`) })
     procs.failOnAnyExit(proc)
     nodes.push({ name: `node-${i}`, dir, statusFile, proc, status: undefined, completedAt: undefined })
   }
@@ -243,20 +151,16 @@ async function waitForNodesReady (procs, nodes) {
 }
 
 function startPublisher (procs, work, file, replicas) {
-  const proc = procs.start('publisher', PUBLISHER_BIN, [
-    'push', file,
+  const proc = procs.start('publisher', [
+    process.execPath, PUBLISHER_BIN, 'push', file,
     '--replicas', String(replicas),
     '--listen', LISTEN,
     '--peers-dir', join(work, 'peers'),
     '--no-mdns',
     '--data-dir', join(work, 'publisher'),
     '--timeout', String(PUBLISHER_TIMEOUT_S)
-  ], join(work, 'publisher.log'), { captureStdout: true })
-  proc.exited.then(async (exit) => {
-    if (procs.stopping || exit.code === 0) return
-    const why = await lastLineOf(proc.logPath)
-    procs.fail(new DemoError(`the publisher failed (${describeExit(exit)}${why != null ? `: ${why}` : ''})`, proc.logPath))
-  })
+  ], { logPath: join(work, 'publisher.log'), captureStdout: true })
+  procs.failOnError(proc, 'the publisher')
   return proc
 }
 
@@ -506,7 +410,7 @@ async function runDemo (opts, procs, work) {
 
 /** Stops every process, then removes the work dir unless it must be kept; returns the exit code */
 async function cleanUp (procs, work, { keep, failed }) {
-  await procs.stopAll()
+  await procs.stop()
   if (work == null) return
   if (keep || failed) {
     console.log(`work dir kept: ${work}`)

@@ -30,7 +30,7 @@ import { pipeline } from 'node:stream/promises'
 import { parseArgs, promisify } from 'node:util'
 import { NS_PREFIX, Topology, cleanupLeftovers, hostCongestionControl, netnsUnavailableReason } from './netns.mjs'
 import {
-  BenchError, NODE_BIN, PUBLISHER_BIN, Processes, REPO_ROOT, artifactOf, completionTimes, followShoal,
+  BenchError, NODE_BIN, PUBLISHER_BIN, REPO_ROOT, benchProcesses, artifactOf, completionTimes, followShoal,
   refreshStatuses, startNodes, startPublisher, transferOf, verifyCopies, within
 } from './swarm.mjs'
 import { runHttpBaseline } from './http-baseline.mjs'
@@ -603,7 +603,7 @@ async function main () {
 
   const cpu = new CpuMonitor()
   await cpu.start()
-  const state = { procs: new Processes(cpu), cpu, topology: undefined, work: undefined }
+  const state = { procs: benchProcesses(cpu), cpu, topology: undefined, work: undefined }
   let cleaning
   const finish = async (code, failed) => {
     cleaning ??= cleanUp(state, { keep: opts.keep, failed })

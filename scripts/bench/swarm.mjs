@@ -5,139 +5,26 @@
  * for builds without it, from the timestamp of each node's `complete:` log line, or at worst from
  * the poll that first saw the artifact complete; each time says which.
  */
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, createReadStream, openSync, writeSync } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
+import { NODE_BIN, PUBLISHER_BIN, Processes, REPO_ROOT, RunError as BenchError, describeExit, lastLineOf } from '../lib/processes.mjs'
 import { fmtMiB, fmtPct, sleep } from './stats.mjs'
 
-export const REPO_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))))
-export const NODE_BIN = join(REPO_ROOT, 'apps/node/bin/shoal-node.js')
-export const PUBLISHER_BIN = join(REPO_ROOT, 'apps/publisher/bin/publisher.js')
-const KILL_GRACE_MS = 8_000
+export { BenchError, NODE_BIN, PUBLISHER_BIN, REPO_ROOT, describeExit, lastLineOf }
 const POLL_MS = 500
 /** If no node has even heard of the artifact this long after the announcement, stop waiting */
 const ANNOUNCE_REACH_MS = 60_000
 
-/** A failure worth one line, with the log that explains it (the work dir is then kept) */
-export class BenchError extends Error {
-  constructor (message, logPath) {
-    super(message)
-    this.logPath = logPath
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-// Processes
+// Processes: see scripts/lib/processes.mjs. The bench gives its daemons a longer grace period to
+// shut down (8 s): a node inside a busy namespace may take a while to close its connections.
 
-/**
- * Every process the bench starts, by pid. `failure` rejects as soon as one of them stops when it
- * should not, so every wait can race against it. Stopping signals each pid on its own: never a
- * process group or a name, since other engineers run the same binaries on this machine.
- */
-export class Processes {
-  constructor (cpu) {
-    this.cpu = cpu
-    this.list = []
-    this.stopping = false
-    this.failure = new Promise((resolve, reject) => { this.fail = reject })
-    this.failure.catch(() => {})
-  }
-
-  /**
-   * Starts `argv` (e.g. `[ip, netns, exec, ns, node, script, …]`: `ip netns exec` execs in place,
-   * so the pid is the program's own). Output goes to `logPath`; with `onStdoutLine` and/or
-   * `onStderrLine`, that stream is also read line by line (and still copied to the log).
-   */
-  start (name, argv, { logPath, onStdoutLine, onStderrLine, stdin = false }) {
-    const fd = openSync(logPath, 'a')
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd: REPO_ROOT,
-      stdio: [stdin ? 'pipe' : 'ignore', onStdoutLine != null ? 'pipe' : fd, onStderrLine != null ? 'pipe' : fd]
-    })
-    const proc = { name, child, pid: child.pid, logPath, exit: undefined, startedAt: Date.now() }
-    let open = 1
-    const closeLog = () => { if (--open === 0) closeSync(fd) }
-    for (const [stream, onLine] of [[child.stdout, onStdoutLine], [child.stderr, onStderrLine]]) {
-      if (onLine == null) continue
-      open++
-      createInterface({ input: stream, crlfDelay: Infinity })
-        .on('line', (line) => {
-          try { writeSync(fd, `${line}\n`) } catch {}
-          onLine(line, Date.now())
-        })
-        .on('close', closeLog)
-    }
-    proc.exited = new Promise((resolve) => {
-      child.on('error', (err) => {
-        proc.exit ??= { code: null, signal: null, error: err }
-        resolve(proc.exit)
-      })
-      child.on('close', (code, signal) => { // after 'exit', once its pipes are drained
-        proc.exit ??= { code, signal }
-        resolve(proc.exit)
-      })
-    })
-    proc.exited.then(closeLog)
-    this.cpu?.track(child.pid)
-    this.list.push(proc)
-    return proc
-  }
-
-  /** A process that must not exit on its own while the bench runs (a node daemon) */
-  failOnAnyExit (proc) {
-    proc.exited.then((exit) => {
-      if (!this.stopping && !proc.expectedExit) this.fail(new BenchError(`${proc.name} exited early (${describeExit(exit)})`, proc.logPath))
-    })
-  }
-
-  /** A process that must exit 0 (publisher, HTTP client) */
-  failOnError (proc, what = proc.name) {
-    proc.exited.then(async (exit) => {
-      if (this.stopping || proc.expectedExit || exit.code === 0) return
-      const why = await lastLineOf(proc.logPath)
-      this.fail(new BenchError(`${what} failed (${describeExit(exit)}${why != null ? `: ${why}` : ''})`, proc.logPath))
-    })
-  }
-
-  /** SIGTERM the given processes (default: all), SIGKILL any still there after a grace period */
-  async stop (procs = this.list) {
-    if (procs === this.list) this.stopping = true
-    for (const p of procs) p.expectedExit = true
-    await Promise.all(procs.map(stopProcess))
-  }
-
-  killAllNow () {
-    for (const proc of this.list) if (proc.exit == null) signalPid(proc.pid, 'SIGKILL')
-  }
-}
-
-async function stopProcess (proc) {
-  if (proc.exit != null || proc.pid == null) return
-  signalPid(proc.pid, 'SIGTERM')
-  const timer = setTimeout(() => { signalPid(proc.pid, 'SIGKILL') }, KILL_GRACE_MS)
-  await proc.exited
-  clearTimeout(timer)
-}
-
-function signalPid (pid, signal) {
-  try {
-    process.kill(pid, signal)
-  } catch {} // already gone
-}
-
-export function describeExit (exit) {
-  if (exit.error != null) return `could not start: ${exit.error.message}`
-  return exit.signal != null ? `killed by ${exit.signal}` : `exit code ${exit.code}`
-}
-
-export async function lastLineOf (path) {
-  const text = await readFile(path, 'utf8').catch(() => '')
-  return text.split('\n').map(l => l.trim()).filter(l => l !== '').at(-1)
+/** Every process the bench starts, each CPU-tracked */
+export function benchProcesses (cpu) {
+  return new Processes({ killGraceMs: 8_000, onStart: (pid) => { cpu?.track(pid) } })
 }
 
 /** Waits for `promise`, the first process failure, or `ms`; on timeout throws `message` */

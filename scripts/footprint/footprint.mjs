@@ -29,11 +29,9 @@ import { dirname, join, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { haveCommand, diagnose, summarizeCpuProfile, timeChunkFile, timeDigestCommand } from './hashing.mjs'
-import { BenchError, Processes, RssSampler, describeExit, median, readCmdline, readProcMemory, readSmapsCategories, tailOf } from './procs.mjs'
+import { NODE_BIN, PUBLISHER_BIN, REPO_ROOT } from '../lib/processes.mjs'
+import { BenchError, Processes, RssSampler, median, readCmdline, readProcMemory, readSmapsCategories, tailOf } from './procs.mjs'
 
-const REPO_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))))
-const NODE_BIN = join(REPO_ROOT, 'apps/node/bin/shoal-node.js')
-const PUBLISHER_BIN = join(REPO_ROOT, 'apps/publisher/bin/publisher.js')
 const RESULTS_DIR = join(REPO_ROOT, 'bench-results')
 const MEM_PROBE = join(dirname(fileURLToPath(import.meta.url)), 'mem-probe.mjs')
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
@@ -355,7 +353,13 @@ async function measureReceive (procs, ctx, opts) {
   const probeArgs = [...opts.nodeFlags, ...(opts.memProbe ? ['--import', pathToFileURL(MEM_PROBE).href] : [])]
   // Spawned as `node shoal-node.js` directly (no pnpm/npx/sh wrapper), so child.pid is the
   // process that downloads; checked below against its cmdline and its status.json pid.
-  const node = procs.start('node', process.execPath, [
+  const onNodeLine = (line) => {
+    if (line.includes(' announced: ')) events.announced ??= logTime(line)
+    if (line.includes(' complete: ')) events.nodeComplete ??= logTime(line)
+    if (/ fetching .*: [1-9]\d*\//.test(line)) events.firstChunks ??= logTime(line)
+  }
+  const node = procs.start('node', [
+    process.execPath,
     ...probeArgs,
     NODE_BIN,
     '--data-dir', nodeDir,
@@ -368,11 +372,8 @@ async function measureReceive (procs, ctx, opts) {
   ], {
     logPath: nodeLog,
     env: opts.memProbe ? { ...process.env, FOOTPRINT_PROBE_OUT: probeOut } : undefined,
-    onLine: (line) => {
-      if (line.includes(' announced: ')) events.announced ??= logTime(line)
-      if (line.includes(' complete: ')) events.nodeComplete ??= logTime(line)
-      if (/ fetching .*: [1-9]\d*\//.test(line)) events.firstChunks ??= logTime(line)
-    }
+    onStdoutLine: onNodeLine,
+    onStderrLine: onNodeLine
   })
   procs.failOnAnyExit(node)
 
@@ -414,8 +415,17 @@ async function measureReceive (procs, ctx, opts) {
   const timeoutS = 120 + Math.ceil(ctx.sizeMiB / 4)
   let publisherSent
   events.publisherStart = Date.now()
-  const publisher = procs.start('publisher', process.execPath, [
-    PUBLISHER_BIN, 'push', file,
+  // The publisher's log lines carry no time; stamp them as they arrive.
+  const onPublisherLine = (line) => {
+    if (/^publisher \S+ listening/.test(line)) events.publisherListening ??= Date.now()
+    if (line.startsWith('published ')) events.published ??= Date.now()
+    if (line.startsWith('done: ')) {
+      events.publisherDone ??= Date.now()
+      publisherSent = Number(/uploaded (\d+) bytes/.exec(line)?.[1] ?? NaN)
+    }
+  }
+  const publisher = procs.start('publisher', [
+    process.execPath, PUBLISHER_BIN, 'push', file,
     '--replicas', '1',
     '--data-dir', join(work, 'publisher'),
     '--listen', LISTEN,
@@ -426,24 +436,13 @@ async function measureReceive (procs, ctx, opts) {
   ], {
     logPath: publisherLog,
     captureStdout: true,
-    onLine: (line) => {
-      // The publisher's log lines carry no time; stamp them as they arrive.
-      if (/^publisher \S+ listening/.test(line)) events.publisherListening ??= Date.now()
-      if (line.startsWith('published ')) events.published ??= Date.now()
-      if (line.startsWith('done: ')) {
-        events.publisherDone ??= Date.now()
-        publisherSent = Number(/uploaded (\d+) bytes/.exec(line)?.[1] ?? NaN)
-      }
-    }
+    onStdoutLine: onPublisherLine,
+    onStderrLine: onPublisherLine
   })
   sampler.watch('publisher', publisher.pid)
   let publisherExitedAt
-  publisher.exited.then(async (exit) => {
-    publisherExitedAt = Date.now()
-    if (procs.stopping || exit.code === 0) return
-    const why = (await tailOf(publisherLog, 1))[0]
-    procs.fail(new BenchError(`the publisher failed (${describeExit(exit)}${why != null ? `: ${why}` : ''})`, publisherLog))
-  })
+  publisher.exited.then(() => { publisherExitedAt = Date.now() })
+  procs.failOnError(publisher, 'the publisher')
 
   // Follow the transfer from the node's status.json until the node says complete.
   let lastHave = -1
@@ -496,7 +495,7 @@ async function measureReceive (procs, ctx, opts) {
   // Final counters, then stop the node before reading 2 GiB back for the checksum.
   status = await readJson(statusFile) ?? status
   art = status?.artifacts?.find(a => a.name === fileName) ?? art
-  await procs.stopOne(node)
+  await procs.stop([node])
 
   progress.update('verifying the received copy (sha256)...')
   const outPath = art?.path ?? join(outDir, fileName)
@@ -731,7 +730,7 @@ async function runBenchmark (opts, procs, work, report) {
 }
 
 async function cleanUp (procs, work, keep) {
-  await procs.stopAll()
+  await procs.stop()
   if (work == null) return
   if (keep) console.log(`work dir kept: ${work}`)
   else await rm(work, { recursive: true, force: true })
@@ -751,7 +750,7 @@ async function main () {
     return
   }
 
-  const procs = new Processes(REPO_ROOT)
+  const procs = new Processes()
   const work = await mkdtemp(join(tmpdir(), 'shoal-footprint-'))
   const startedAt = new Date()
   const report = {

@@ -24,7 +24,7 @@ export function haveCommand (command, args = ['version']) {
  */
 export async function timeDigestCommand (procs, name, command, args, expectedHex) {
   const started = process.hrtime.bigint()
-  const proc = procs.start(name, command, args, { captureStdout: true })
+  const proc = procs.start(name, [command, ...args], { captureStdout: true })
   const exit = await Promise.race([proc.exited, procs.failure])
   const ms = Number(process.hrtime.bigint() - started) / 1e6
   if (exit.code !== 0) throw new BenchError(`${name} failed (${describeExit(exit)})`)
@@ -41,17 +41,14 @@ export async function timeDigestCommand (procs, name, command, args, expectedHex
 export async function timeChunkFile (procs, file, { onProgress, execArgv = [], logPath, prototype = false, cpuProfile } = {}) {
   let result
   let stderr = ''
-  const proc = procs.start('chunkFile', process.execPath, [
-    ...execArgv, CHUNK_CHILD, file,
+  const proc = procs.start('chunkFile', [
+    process.execPath, ...execArgv, CHUNK_CHILD, file,
     ...(prototype ? ['--prototype'] : []),
     ...(cpuProfile != null ? ['--cpu-profile', cpuProfile] : [])
   ], {
     logPath,
-    onLine: (line, stream) => {
-      if (stream === 'stderr') {
-        stderr += `${line}\n`
-        return
-      }
+    onStderrLine: (line) => { stderr += `${line}\n` },
+    onStdoutLine: (line) => {
       let msg
       try { msg = JSON.parse(line) } catch { return }
       if (msg.progress != null) onProgress?.(msg.progress)

@@ -1,127 +1,14 @@
 /**
  * Child processes and /proc sampling for the footprint benchmark.
  *
- * Every process the benchmark starts goes through {@link Processes}, so one call can stop them
- * all by pid on success, failure or a signal. Memory is read from /proc/<pid>/status, which is
+ * Every process the benchmark starts goes through `Processes` (scripts/lib/processes.mjs), so one
+ * call can stop them all by pid on success, failure or a signal. Memory is read from /proc/<pid>/status, which is
  * what the kernel itself accounts (VmRSS now, VmHWM = peak RSS over the process's life).
  */
-import { spawn } from 'node:child_process'
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 
-const KILL_GRACE_MS = 5_000
-
-/** A failure with the log that explains it */
-export class BenchError extends Error {
-  constructor (message, logPath) {
-    super(message)
-    this.logPath = logPath
-  }
-}
-
-/**
- * Keeps track of every process the benchmark starts. `failure` rejects as soon as one of them
- * stops unexpectedly, so every wait can race against it.
- */
-export class Processes {
-  constructor (cwd) {
-    this.cwd = cwd
-    this.list = []
-    this.stopping = false
-    this.failure = new Promise((resolve, reject) => { this.fail = reject })
-    this.failure.catch(() => {})
-  }
-
-  /**
-   * Starts `command ...args`. stdout/stderr go to `logPath`; with `onLine`, each complete line
-   * of stdout+stderr is also passed to `onLine(line, stream)` as it arrives (the log gets it too),
-   * so the caller can timestamp what the process says.
-   */
-  start (name, command, args, { logPath, onLine, captureStdout = false, env } = {}) {
-    const piped = onLine != null || captureStdout
-    const fd = logPath != null ? openSync(logPath, 'a') : undefined
-    const sink = fd ?? 'ignore'
-    const child = spawn(command, args, {
-      cwd: this.cwd,
-      env: env ?? process.env,
-      stdio: ['ignore', piped ? 'pipe' : sink, onLine != null ? 'pipe' : sink]
-    })
-    const proc = { name, child, pid: child.pid, logPath, stdout: '', exit: undefined }
-    const follow = (stream, which) => {
-      let rest = ''
-      stream.on('data', (d) => {
-        const text = d.toString()
-        if (which === 'stdout' && captureStdout) proc.stdout += text
-        if (fd != null) writeSync(fd, text)
-        if (onLine == null) return
-        const lines = (rest + text).split('\n')
-        rest = lines.pop()
-        for (const line of lines) onLine(line, which)
-      })
-    }
-    if (child.stdout != null) follow(child.stdout, 'stdout')
-    if (child.stderr != null) follow(child.stderr, 'stderr')
-    proc.exited = new Promise((resolve) => {
-      child.on('error', (err) => {
-        proc.exit ??= { code: null, signal: null, error: err }
-        resolve(proc.exit)
-      })
-      child.on('close', (code, signal) => { // after 'exit', once its pipes are drained
-        proc.exit ??= { code, signal }
-        resolve(proc.exit)
-      })
-    })
-    // The log fd is only needed while output can still arrive.
-    if (fd != null) {
-      if (piped) proc.exited.then(() => closeSync(fd))
-      else closeSync(fd)
-    }
-    this.list.push(proc)
-    return proc
-  }
-
-  /** A daemon must never exit on its own while the benchmark runs */
-  failOnAnyExit (proc) {
-    proc.exited.then((exit) => {
-      if (!this.stopping && !proc.expectedExit) this.fail(new BenchError(`${proc.name} exited early (${describeExit(exit)})`, proc.logPath))
-    })
-  }
-
-  /** SIGTERM every process still running, SIGKILL those still there after KILL_GRACE_MS */
-  async stopAll () {
-    this.stopping = true
-    await Promise.all(this.list.map(stopProcess))
-  }
-
-  /** Stop one process (SIGTERM, then SIGKILL after a grace period); its exit is not a failure */
-  async stopOne (proc) {
-    await stopProcess(proc)
-  }
-
-  killAllNow () {
-    for (const proc of this.list) if (proc.exit == null) signalPid(proc.pid, 'SIGKILL')
-  }
-}
-
-export async function stopProcess (proc) {
-  if (proc.exit != null || proc.pid == null) return
-  proc.expectedExit = true
-  signalPid(proc.pid, 'SIGTERM')
-  const timer = setTimeout(() => { signalPid(proc.pid, 'SIGKILL') }, KILL_GRACE_MS)
-  await proc.exited
-  clearTimeout(timer)
-}
-
-function signalPid (pid, signal) {
-  try {
-    process.kill(pid, signal)
-  } catch {} // already gone
-}
-
-export function describeExit (exit) {
-  if (exit.error != null) return `could not start: ${exit.error.message}`
-  return exit.signal != null ? `killed by ${exit.signal}` : `exit code ${exit.code}`
-}
+export { RunError as BenchError, Processes, describeExit } from '../lib/processes.mjs'
 
 /** The last `n` non-empty lines of a log, for an error message when the log will be deleted */
 export async function tailOf (path, n = 15) {
