@@ -322,7 +322,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     // moment (each at its first chunk) costs more CPU than the transfer. Until then, beacons and
     // peer exchange point others at partial holders.
     if (s.complete && !this.provided.has(s.id)) void this.provide(cid)
-    void this.sendBeacon(s.id, false)
+    void this.sendBeacon(s.id, false, s)
     this.safeDispatchEvent('progress', { detail: this.decorate(s) })
   }
 
@@ -336,8 +336,9 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     }
   }
 
-  private async sendBeacon (key: string, complete: boolean): Promise<void> {
-    const s = this.exchange.stats(parseArtifactId(key))
+  /** `stats` when the caller already has them: progress events come once per verified chunk */
+  private async sendBeacon (key: string, complete: boolean, stats?: TransferStats): Promise<void> {
+    const s = stats ?? this.exchange.stats(parseArtifactId(key))
     if (s == null) return
     try {
       await this.discovery.beacon({
