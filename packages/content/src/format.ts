@@ -52,3 +52,22 @@ export function formatRate (bytesPerSecond: number): string {
   if (bits >= 1e6) return `${(bits / 1e6).toFixed(1)} Mbit/s`
   return `${(bits / 1e3).toFixed(1)} kbit/s`
 }
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4
+}
+
+/**
+ * Parse a size as people write it (`500MB`, `20GiB`, `1.5g`, or a plain number of bytes) into
+ * bytes. SI units (`GB`) are decimal, IEC units (`GiB`) and bare letters (`G`, as `df -h`) binary.
+ *
+ * @throws RangeError with a message saying what is accepted
+ */
+export function parseBytes (text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(text.trim().toLowerCase())
+  const unit = m?.[2]
+  if (m == null || unit == null || !Object.hasOwn(SIZE_UNITS, unit)) {
+    throw new RangeError(`"${text}" is not a size; use e.g. 500MB, 20GiB or a number of bytes`)
+  }
+  return Math.round(Number(m[1]) * SIZE_UNITS[unit])
+}

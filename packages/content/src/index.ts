@@ -47,4 +47,4 @@ export {
 export { chunkStream, chunkFile, type Chunk, type ChunkFileOptions, type ChunkedFile } from './chunker.js'
 export { Bitfield } from './bitfield.js'
 export type { CID } from 'multiformats/cid'
-export { formatBytes, formatRate, parseRate } from './format.js'
+export { formatBytes, formatRate, parseBytes, parseRate } from './format.js'

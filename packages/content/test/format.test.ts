@@ -1,4 +1,4 @@
-import { formatBytes, formatRate, parseRate } from '../src/index.js'
+import { formatBytes, formatRate, parseBytes, parseRate } from '../src/index.js'
 
 describe('parseRate', () => {
   it.each([
@@ -32,5 +32,22 @@ describe('formatRate and formatBytes', () => {
   it('shows sizes in binary units', () => {
     expect(formatBytes(512)).toBe('512 B')
     expect(formatBytes(128 * 1024 * 1024)).toBe('128.0 MiB')
+  })
+})
+
+describe('parseBytes', () => {
+  it.each([
+    ['500MB', 500_000_000],
+    ['20GiB', 20 * 1024 ** 3],
+    ['3MiB', 3 * 1024 ** 2],
+    ['1.5g', 1.5 * 1024 ** 3],
+    ['4096', 4096],
+    [' 2 kb ', 2000]
+  ])('%s is %d bytes', (text, expected) => {
+    expect(parseBytes(text)).toBe(expected)
+  })
+
+  it.each(['', 'big', '-5MB', '5 furlongs', 'MB', 'constructor'])('rejects %j with a hint', (text) => {
+    expect(() => parseBytes(text)).toThrow(/use e\.g\. 500MB/)
   })
 })

@@ -106,6 +106,12 @@ export interface ExchangeEvents {
   'artifact:progress': CustomEvent<TransferStats>
   /** Every chunk of a downloaded artifact is verified */
   'artifact:complete': CustomEvent<{ id: CID, handle: ArtifactHandle }>
+  /**
+   * A problem the exchange works around on its own but an operator should hear of: a full disk
+   * (the download pauses and retries; `error.code === 'ERR_NO_SPACE'`) or a chunk found corrupt
+   * on disk (refused to peers and fetched again; `'ERR_CORRUPT_CHUNK'`)
+   */
+  'artifact:error': CustomEvent<{ id: CID, error: Error }>
 }
 
 export interface FetchOptions {
@@ -155,6 +161,7 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
       decodePex: peers => decodePex(peers),
       onProgress: t => this.safeDispatch('artifact:progress', t.stats()),
       onComplete: t => { if (t.handle != null) this.safeDispatch('artifact:complete', { id: t.id, handle: t.handle }) },
+      onError: (t, error) => { this.safeDispatch('artifact:error', { id: t.id, error }) },
       log: (msg, ...args) => { this.log(msg, ...args) }
     }
   }
@@ -232,12 +239,21 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
     return [...(this.transfers.get(id.toString())?.sessions.keys() ?? [])]
   }
 
-  /** Stop exchanging an artifact: close its sessions and forget its state (not its files) */
-  forget (id: CID): void {
+  /**
+   * Stop exchanging an artifact: close its sessions and forget its state (not its files). With
+   * a `reason` (say `'evicted'`), each peer is told first, so its outstanding requests go to
+   * other holders at once; do this before deleting what peers may still be downloading.
+   */
+  forget (id: CID, reason?: string): void {
     const t = this.transfers.get(id.toString())
     if (t == null) return
-    t.close()
+    t.close(reason)
     this.transfers.delete(id.toString())
+  }
+
+  /** Whether any peer is in a session with us for this artifact right now */
+  isServing (id: CID): boolean {
+    return (this.transfers.get(id.toString())?.sessions.size ?? 0) > 0
   }
 
   private transfer (id: CID): Transfer {

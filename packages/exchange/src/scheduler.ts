@@ -110,6 +110,7 @@ export class Scheduler {
   /** Peers whose last scan found no unrequested chunk to ask them for */
   private readonly idle = new Set<string>()
   private completed = false
+  private paused = false
 
   constructor (init: SchedulerInit) {
     this.chunks = init.chunks
@@ -170,6 +171,36 @@ export class Scheduler {
     return (this.peers.get(peer)?.rate ?? 0) * 1000
   }
 
+  /** True while {@link pause}d */
+  get isPaused (): boolean {
+    return this.paused
+  }
+
+  /**
+   * Stop asking for chunks (the disk is full, say): every outstanding request is cancelled and
+   * none is made until {@link resume}. Peers' bitfields and haves are still tracked meanwhile.
+   */
+  pause (): SchedulerAction[] {
+    this.paused = true
+    const actions: SchedulerAction[] = []
+    for (const state of this.peers.values()) {
+      for (const index of state.inflight.keys()) {
+        this.asked[index]--
+        actions.push({ type: 'cancel', peer: state.id, index })
+      }
+      state.inflight.clear()
+    }
+    this.idle.clear()
+    return actions
+  }
+
+  /** Ask for chunks again after {@link pause} */
+  resume (now: number): SchedulerAction[] {
+    if (!this.paused) return []
+    this.paused = false
+    return this.fillAll(now)
+  }
+
   /** A peer joined (or re-sent its bitfield) */
   addPeer (peer: string, bitfield: Bitfield, now: number): SchedulerAction[] {
     if (bitfield.size !== this.chunks) throw new RangeError('peer bitfield size does not match chunk count')
@@ -213,7 +244,7 @@ export class Scheduler {
     // A peer with room and nothing else unrequested to give: the new chunk is its only
     // candidate, so ask for it without rescanning the artifact (this is the hot path of big
     // swarms, where every verified chunk is announced to every neighbour).
-    if (this.idle.has(peer) && this.asked[index] === 0 && !this.inEndgame()) {
+    if (this.idle.has(peer) && this.asked[index] === 0 && !this.paused && !this.inEndgame()) {
       return [this.request(state, index, now)]
     }
     return this.fill([state], now)
@@ -273,6 +304,13 @@ export class Scheduler {
     return this.fillAll(now)
   }
 
+  /** A chunk we held was lost (found corrupt on disk): fetch it again */
+  onLost (index: number, now: number): SchedulerAction[] {
+    if (index >= this.chunks || !this.have.unset(index)) return []
+    this.completed = false
+    return this.fillAll(now)
+  }
+
   /** The clock moved: give up on requests that took too long and re-ask elsewhere */
   tick (now: number): SchedulerAction[] {
     const actions: SchedulerAction[] = []
@@ -294,7 +332,7 @@ export class Scheduler {
   }
 
   private fill (peers: PeerState[], now: number): SchedulerAction[] {
-    if (this.have.isComplete()) return []
+    if (this.paused || this.have.isComplete()) return []
     const actions: SchedulerAction[] = []
     // Peers in random order, so no peer is always first to be given the rarest chunks.
     if (peers.length > 1) shuffle(peers, this.random)

@@ -59,10 +59,14 @@ export interface TransferContext {
   decodePex(peers: PexPeer[]): Candidate[]
   onProgress(transfer: Transfer): void
   onComplete(transfer: Transfer): void
+  /** The download hit a problem it waits out (the disk is full); it is retried later */
+  onError(transfer: Transfer, err: Error): void
   log(msg: string, ...args: unknown[]): void
 }
 
 const DIAL_BACKOFF_MS = 5_000
+/** A download stopped by a full disk tries again this much later */
+export const STALL_RETRY_MS = 15_000
 const PEX_LIMIT = 16
 
 export class Transfer implements SessionHost {
@@ -79,6 +83,8 @@ export class Transfer implements SessionHost {
   /** Whether this node wants the artifact (as opposed to only serving it) */
   downloading = false
   private startedAt?: number
+  /** While set, the download is stopped (disk full) until this time */
+  private stalledUntil?: number
   private completedAt?: number
   private readonly ctx: TransferContext
   private readonly pendingBitfields = new Map<string, Uint8Array>()
@@ -250,6 +256,11 @@ export class Transfer implements SessionHost {
     let ok: boolean
     try {
       ok = await write
+    } catch (err: any) {
+      if (err?.code !== 'ERR_NO_SPACE') throw err
+      // Not the peer's fault: keep the session (we still serve what we hold), stop asking.
+      this.stall(err)
+      return
     } finally {
       this.writing.delete(index)
     }
@@ -299,15 +310,36 @@ export class Transfer implements SessionHost {
   async readChunk (index: number): Promise<Uint8Array | undefined> {
     const handle = this.handle
     if (handle == null || index >= handle.manifest.chunks.length || !handle.has(index)) return undefined
-    return await handle.readChunk(index)
+    try {
+      return await handle.readChunk(index)
+    } catch (err: any) {
+      // The store re-hashes what it reads; a chunk gone bad on disk is refused, never sent.
+      if (err?.code !== 'ERR_CORRUPT_CHUNK') throw err
+      this.ctx.log('chunk %d of %s is corrupt on disk: %s', index, this.key, err.message)
+      this.ctx.onError(this, err)
+      if (this.scheduler != null && !handle.has(index)) this.apply(this.scheduler.onLost(index, this.ctx.now()))
+      return undefined
+    }
   }
 
   // --- driving the scheduler --------------------------------------------------------------
 
-  /** Periodic: time out slow requests, retry dials */
+  /** Periodic: time out slow requests, retry dials, retry after a full disk */
   tick (): void {
-    if (this.scheduler != null && !this.scheduler.isComplete) this.apply(this.scheduler.tick(this.ctx.now()))
+    const now = this.ctx.now()
+    if (this.stalledUntil != null && now >= this.stalledUntil) {
+      this.stalledUntil = undefined
+      this.ctx.log('retrying %s after a full disk', this.key)
+      if (this.scheduler != null) this.apply(this.scheduler.resume(now))
+      else this.retryManifest()
+    }
+    if (this.scheduler != null && !this.scheduler.isComplete) this.apply(this.scheduler.tick(now))
     this.connectMore()
+  }
+
+  /** True while the download waits out a full disk */
+  isStalled (): boolean {
+    return this.stalledUntil != null && this.ctx.now() < this.stalledUntil
   }
 
   stats (): TransferStats {
@@ -333,9 +365,35 @@ export class Transfer implements SessionHost {
     }
   }
 
-  close (): void {
+  /**
+   * End every session and fail a pending download. With a `reason`, each peer is first told
+   * (a session-wide reject), so its outstanding requests go elsewhere at once instead of
+   * waiting for a timeout.
+   */
+  close (reason?: string): void {
+    for (const s of [...this.sessions.values()]) {
+      if (reason != null && s.handshaken) s.reject([], reason)
+      s.close()
+    }
+    this.done.reject(new Error(reason ?? 'transfer closed'))
+  }
+
+  /** Stop asking for chunks until {@link STALL_RETRY_MS} from now; sessions stay up */
+  private stall (err: Error): void {
+    if (this.stalledUntil == null) {
+      this.ctx.log('%s: %s', this.key, err.message)
+      this.ctx.onError(this, err)
+    }
+    this.stalledUntil = this.ctx.now() + STALL_RETRY_MS
+    if (this.scheduler != null) this.apply(this.scheduler.pause())
+  }
+
+  /** After a full disk stopped us before the manifest was stored: ask a peer for it again */
+  private retryManifest (): void {
+    if (this.handle != null) return
+    // Sessions opened without the manifest carried only bitfields; a fresh dial asks for it.
     for (const s of [...this.sessions.values()]) s.close()
-    this.done.reject(new Error('transfer closed'))
+    for (const c of this.candidates.values()) c.lastDial = undefined
   }
 
   private async adoptManifest (bytes: Uint8Array): Promise<void> {
@@ -346,8 +404,14 @@ export class Transfer implements SessionHost {
       this.ctx.log('bad manifest for %s: %s', this.key, err.message)
       return
     }
-    if (this.handle != null) return
-    this.handle = await this.ctx.store.create(manifest, bytes, this.id)
+    if (this.handle != null || this.isStalled()) return
+    try {
+      this.handle = await this.ctx.store.create(manifest, bytes, this.id)
+    } catch (err: any) {
+      if (err?.code !== 'ERR_NO_SPACE') throw err
+      this.stall(err)
+      return
+    }
     this.ensureScheduler()
     for (const [peer, bits] of this.pendingBitfields) this.peerBitfield(peer, bits)
     this.pendingBitfields.clear()

@@ -145,6 +145,38 @@ describe('Scheduler', () => {
     expect(s.inflightAt(other)).toEqual([0])
   })
 
+  it('pauses (disk full): cancels every outstanding request, asks nothing, then resumes', () => {
+    const s = new Scheduler({ chunks: 16, minInflightPerPeer: 3, maxInflightPerPeer: 3, random: seeded(7) })
+    const a = requests(s.addPeer('a', full(16), 0))
+    const b = requests(s.addPeer('b', full(16), 0))
+    const paused = s.pause()
+    expect(s.isPaused).toBe(true)
+    expect(paused.filter(x => x.type === 'cancel').map(x => (x as { index: number }).index).sort((x, y) => x - y))
+      .toEqual([...a, ...b].sort((x, y) => x - y))
+    expect(s.inflightCount).toBe(0)
+    // Nothing is asked while paused, whatever happens.
+    expect(requests(s.addPeer('c', full(16), 1))).toEqual([])
+    expect(requests(s.onHave('c', 3, 2))).toEqual([])
+    expect(requests(s.tick(60_000))).toEqual([])
+    // A block already on the wire when we paused is still taken.
+    expect(s.onBlock('a', a[0], true, 3).some(x => x.type === 'have')).toBe(true)
+    const resumed = requests(s.resume(4))
+    expect(s.isPaused).toBe(false)
+    expect(resumed).toHaveLength(9)
+    expect(resumed).not.toContain(a[0])
+    expect(new Set(resumed).size).toBe(9)
+  })
+
+  it('fetches again a chunk it held that was lost (found corrupt on disk)', () => {
+    const s = new Scheduler({ chunks: 4, have: bits(4, [0, 1, 2]), minInflightPerPeer: 2, maxInflightPerPeer: 2, random: seeded(8) })
+    expect(requests(s.addPeer('a', full(4), 0))).toEqual([3])
+    expect(s.onBlock('a', 3, true, 1).some(x => x.type === 'complete')).toBe(true)
+    expect(requests(s.onLost(1, 2))).toEqual([1])
+    expect(s.has(1)).toBe(false)
+    expect(s.onLost(1, 3)).toEqual([]) // already missing
+    expect(s.onBlock('a', 1, true, 4).some(x => x.type === 'complete')).toBe(true)
+  })
+
   it('starts complete with a full have-bitfield and requests nothing', () => {
     const s = new Scheduler({ chunks: 3, have: full(3) })
     expect(s.isComplete).toBe(true)
