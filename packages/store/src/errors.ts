@@ -12,6 +12,9 @@ export type StoreErrorCode =
   | 'ERR_NOT_FOUND'
   | 'ERR_SIZE_MISMATCH'
   | 'ERR_FILE_CHANGED'
+  | 'ERR_CORRUPT_CHUNK'
+  | 'ERR_NO_SPACE'
+  | 'ERR_NOT_ARCHIVABLE'
 
 /** Error thrown by the store; switch on `code`, not on the message. */
 export class StoreError extends Error {
