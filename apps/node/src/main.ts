@@ -18,6 +18,11 @@ async function main (): Promise<void> {
     return
   }
   const node = await ShoalNode.create(opts.init)
+  // What the store's start-up check found (it re-hashes what a crash may have left half-written).
+  for (const r of node.store.repairs) log(`repaired ${r.name}: ${r.problem} (${r.action})`)
+  for (const h of node.store.list()) {
+    if (!h.isComplete) log(`resuming ${h.manifest.name}: ${h.haveCount}/${h.manifest.chunks.length} chunks verified on disk`)
+  }
   await node.start()
   log(`node ${node.peerId.toString()} listening on ${node.multiaddrs.join(' ')}`)
   log(`data dir ${node.config.dataDir}, output dir ${node.config.outputDir}, swarm "${node.config.swarm}"`)
@@ -44,7 +49,19 @@ async function main (): Promise<void> {
     log(`complete: ${p.name} → ${p.path} (${formatBytes(fromPublisher)} from the publisher, ${formatBytes(p.bytesReceived - fromPublisher)} from other nodes)`)
     status.changed()
   })
-  node.addEventListener('error', (evt) => { log(`warning: ${evt.detail.message}`) })
+  node.addEventListener('evicted', (evt) => {
+    log(`evicted ${evt.detail.name} (${evt.detail.id}): ${evt.detail.reason}`)
+    status.changed()
+  })
+  // A full disk is retried every few seconds; say so once, not on every retry.
+  const warned = new Set<string>()
+  node.addEventListener('error', (evt) => {
+    const line = `warning: ${evt.detail.message}`
+    if (warned.has(line)) return
+    if (warned.size > 1000) warned.clear()
+    warned.add(line)
+    log(line)
+  })
   status.start()
 
   let stopping = false

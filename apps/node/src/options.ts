@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { parseRate } from '@shoal/content'
+import { parseBytes, parseRate } from '@shoal/content'
 import type { ShoalNodeInit } from '@shoal/swarm'
 
 export const USAGE = `Usage: shoal-node [options]
@@ -25,9 +25,13 @@ Options (environment variable in brackets):
   --max-peers <n>       peers per artifact [SHOAL_MAX_PEERS] (default 16)
   --max-upload <rate>   cap on upload, e.g. 40mbit, 5MB, 2MiB per second [SHOAL_MAX_UPLOAD] (default: none)
   --max-download <rate> cap on download [SHOAL_MAX_DOWNLOAD] (default: none)
+  --keep <n>            keep the newest n versions of each artifact name, evict older ones
+                        [SHOAL_KEEP] (default: keep all)
+  --max-store <size>    evict the oldest artifacts to keep the store under this size, e.g. 50GiB
+                        [SHOAL_MAX_STORE] (default: no limit)
   --status-file <file>  JSON status written here [SHOAL_STATUS_FILE] (default <data-dir>/status.json)
   --config <file>       JSON file with any of: dataDir, outputDir, listen, bootstrap, swarm, mdns,
-                        maxPeers, maxUpload, maxDownload
+                        maxPeers, maxUpload, maxDownload, keep, maxStore
   -h, --help            show this help
 `
 
@@ -60,6 +64,8 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
         'max-upload': { type: 'string' },
         'max-download': { type: 'string' },
         'status-file': { type: 'string' },
+        keep: { type: 'string' },
+        'max-store': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -74,6 +80,21 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
   if (maxPeers != null && (!Number.isInteger(maxPeers) || maxPeers < 1)) {
     throw new UsageError(`--max-peers must be a positive integer, got "${String(maxPeersRaw)}"`)
   }
+  const keepRaw = values.keep ?? env.SHOAL_KEEP ?? file.keep
+  const keep = keepRaw == null ? undefined : Number(keepRaw)
+  if (keep != null && (!Number.isInteger(keep) || keep < 1)) {
+    throw new UsageError(`--keep must be a positive integer (versions per name), got "${String(keepRaw)}"`)
+  }
+  const maxStoreRaw = values['max-store'] ?? env.SHOAL_MAX_STORE ?? file.maxStore
+  let maxStore: number | undefined
+  if (maxStoreRaw != null) {
+    try {
+      maxStore = parseBytes(String(maxStoreRaw))
+    } catch (err: any) {
+      throw new UsageError(`--max-store: ${err.message}`)
+    }
+    if (maxStore <= 0) throw new UsageError(`--max-store must be more than 0 bytes, got "${String(maxStoreRaw)}"`)
+  }
   const dataDir = values['data-dir'] ?? env.SHOAL_DATA_DIR ?? file.dataDir
   const init: ShoalNodeInit = {
     dataDir,
@@ -83,6 +104,7 @@ export async function readOptions (argv: string[], env: NodeJS.ProcessEnv): Prom
     swarm: values.swarm ?? env.SHOAL_SWARM ?? file.swarm,
     localPeersDir: values['peers-dir'] ?? env.SHOAL_PEERS_DIR ?? file.peersDir,
     mdns: values['no-mdns'] === true ? false : file.mdns,
+    retention: { keepPerName: keep, maxBytes: maxStore },
     exchange: {
       maxPeersPerArtifact: maxPeers,
       maxUploadBytesPerSecond: rate(values['max-upload'] ?? env.SHOAL_MAX_UPLOAD ?? file.maxUpload, '--max-upload'),

@@ -33,12 +33,13 @@ async function main (): Promise<void> {
   try {
     say(`publisher ${node.peerId.toString()} listening on ${node.multiaddrs.join(' ')}`)
     const progress = new Progress('chunking', process.stderr, !opts.quiet)
-    const { id, manifest } = await node.publish(opts.file, {
+    const { id, manifest, reused } = await node.publish(opts.file, {
       chunkSize: opts.chunkSize,
       signal: abort.signal,
       onProgress: (done, total) => { progress.update(done, total) }
     })
     progress.done()
+    if (reused) say(`reusing ${id.toString()}: ${opts.file} is unchanged since it was last pushed`)
     say(`published ${manifest.name}: ${manifest.size} bytes in ${manifest.chunks.length} chunks`)
     say(`artifact id ${id.toString()}`)
     say(`announced at ${Date.now()} (epoch ms)`)

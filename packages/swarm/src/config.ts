@@ -8,6 +8,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { defaultLocalPeersDir } from '@shoal/discovery'
 import { ShoalError } from './errors.js'
 import type { ExchangeInit } from '@shoal/exchange'
+import type { ConnectionGater } from '@libp2p/interface'
+import type { RetentionPolicy } from './retention.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface ShoalNodeInit {
@@ -82,6 +84,21 @@ export interface ShoalNodeInit {
    * @default 3_000
    */
   findIntervalMs?: number
+  /**
+   * What to keep: the newest K versions per name and/or a byte budget for the store. Evicted
+   * artifacts are deleted with their metadata (peers downloading them are told first) and are
+   * not fetched again when re-announced. A publisher's own source files are never deleted.
+   *
+   * @default {} (keep everything)
+   */
+  retention?: RetentionPolicy
+  /**
+   * libp2p connection gater: which peers and addresses may be dialled or accepted. Useful for
+   * allow-lists; the fault tests also use it to split a swarm in two and heal it.
+   *
+   * @default undefined (libp2p's default: no restrictions beyond its own)
+   */
+  connectionGater?: ConnectionGater
   /** Exchange tuning, see {@link ExchangeInit} */
   exchange?: Omit<ExchangeInit, 'store'>
 }
@@ -98,6 +115,8 @@ export interface ResolvedConfig {
   localPeersDir: string | false
   announceIntervalMs: number
   findIntervalMs: number
+  retention: RetentionPolicy
+  connectionGater?: ConnectionGater
   exchange: Omit<ExchangeInit, 'store'>
 }
 
@@ -125,8 +144,20 @@ export function resolveConfig (init: ShoalNodeInit): ResolvedConfig {
     localPeersDir: init.localPeersDir ?? defaultLocalPeersDir(swarm),
     announceIntervalMs: positive(init.announceIntervalMs ?? 5_000, 'announceIntervalMs'),
     findIntervalMs: positive(init.findIntervalMs ?? 3_000, 'findIntervalMs'),
+    retention: resolveRetention(init.retention ?? {}),
+    connectionGater: init.connectionGater,
     exchange: init.exchange ?? {}
   }
+}
+
+function resolveRetention (r: RetentionPolicy): RetentionPolicy {
+  if (r.keepPerName != null && !(Number.isInteger(r.keepPerName) && r.keepPerName >= 1)) {
+    throw new ShoalError('ERR_BAD_OPTION', `retention.keepPerName must be a whole number >= 1, got ${r.keepPerName}`)
+  }
+  if (r.maxBytes != null && !(Number.isFinite(r.maxBytes) && r.maxBytes > 0)) {
+    throw new ShoalError('ERR_BAD_OPTION', `retention.maxBytes must be a positive number of bytes, got ${r.maxBytes}`)
+  }
+  return { keepPerName: r.keepPerName, maxBytes: r.maxBytes }
 }
 
 function parseAddr (value: string, what: string, needPeerId: boolean): Multiaddr {

@@ -5,9 +5,9 @@
  */
 import './polyfill.js'
 import { mkdir, access, constants as fsConstants } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { setMaxListeners } from 'node:events'
-import { chunkFile, parseArtifactId } from '@shoal/content'
+import { chunkFile, parseArtifactId, DEFAULT_CHUNK_SIZE } from '@shoal/content'
 import { openStore } from '@shoal/store'
 import { exchange } from '@shoal/exchange'
 import { Discovery, discoveryServices, localPeers } from '@shoal/discovery'
@@ -23,6 +23,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LevelDatastore } from 'datastore-level'
 import { resolveConfig } from './config.js'
+import { chooseEvictions } from './retention.js'
 import { ShoalError } from './errors.js'
 import { loadOrCreateKey } from './identity.js'
 import type { ResolvedConfig, ShoalNodeInit } from './config.js'
@@ -55,6 +56,8 @@ export interface ShoalNodeEvents {
   error: CustomEvent<Error>
   /** A peer reported it holds a complete copy of an artifact */
   replica: CustomEvent<{ id: string, peer: string, replicas: number }>
+  /** The retention policy removed an artifact (peers fetching it from us were told first) */
+  evicted: CustomEvent<{ id: string, name: string, reason: string }>
 }
 
 export interface PublishOptions extends Pick<ChunkFileOptions, 'chunkSize' | 'name' | 'onProgress' | 'signal'> {}
@@ -62,6 +65,8 @@ export interface PublishOptions extends Pick<ChunkFileOptions, 'chunkSize' | 'na
 export interface Published {
   id: CID
   manifest: Manifest
+  /** True when the file was unchanged since it was last published here, so it was not re-hashed */
+  reused: boolean
 }
 
 export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
@@ -73,6 +78,11 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   private readonly fetching = new Map<string, Promise<string>>()
   private readonly paths = new Map<string, string>()
   private readonly published = new Map<string, Announcement>()
+  /** Announcements heard for artifacts we may hold, kept to relay them to late joiners */
+  private readonly heard = new Map<string, Announcement>()
+  /** Relays waiting out their random delay; another node's announcement cancels ours */
+  private readonly relays = new Map<string, ReturnType<typeof setTimeout>>()
+  private retaining: Promise<void> = Promise.resolve()
   private readonly provided = new Set<string>()
   private readonly finding = new Set<string>()
   /** artifact id → peers that reported a complete copy */
@@ -117,6 +127,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
         // send meanwhile (its window) must fit in the read buffer, or yamux resets the stream.
         streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024, maxReadBufferLength: 8 * 1024 * 1024 } })],
         peerDiscovery,
+        connectionGater: config.connectionGater,
         // A whole swarm on one host dials in at once; the default 5/s per host would reset it.
         connectionManager: { inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 256 },
         services: {
@@ -166,8 +177,11 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     })
     this.discovery.addEventListener('announcement', (evt) => { this.onAnnouncement(evt.detail) })
     this.discovery.addEventListener('beacon', (evt) => { this.onBeacon(evt.detail) })
-    this.discovery.addEventListener('subscriber', () => { this.reannounceSoon() })
+    this.discovery.addEventListener('subscriber', () => { this.reannounceSoon(); this.relaySoon() })
     this.exchange.addEventListener('artifact:progress', (evt) => { this.onProgress(evt.detail) })
+    this.exchange.addEventListener('artifact:error', (evt) => {
+      this.emitError(new Error(`${evt.detail.id.toString()}: ${evt.detail.error.message}`, { cause: evt.detail.error }))
+    })
     await this.discovery.start()
     this.every(this.config.announceIntervalMs, () => { void this.reannounce() })
     this.every(this.config.findIntervalMs, () => { void this.findMoreHolders() })
@@ -179,12 +193,15 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
         this.fetch(handle.id).catch(err => { if (!this.stopping.signal.aborted) this.emitError(err) })
       }
     }
+    void this.enforceRetention()
   }
 
   /** Stop networking and close the store; also releases a node that was created but never started */
   async stop (): Promise<void> {
     this.stopping.abort()
     for (const t of this.timers) clearInterval(t)
+    for (const t of this.relays.values()) clearTimeout(t)
+    await this.retaining
     clearTimeout(this.reannounceTimer)
     await this.discovery.stop().catch(() => {})
     await this.libp2p.stop()
@@ -197,7 +214,12 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
    * announce it to the swarm. Re-announced every `announceIntervalMs` while the node runs.
    */
   async publish (path: string, options: PublishOptions = {}): Promise<Published> {
-    const { id, manifest, manifestBytes } = await chunkFile(path, { ...options, publisher: this.peerId.toString() })
+    // The same unchanged file (same size and mtime) was chunked here before: serve that again.
+    const known = options.name == null ? await this.store.findByPath(path, { chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE }) : undefined
+    const reused = known != null && known.manifest.publisher === this.peerId.toString()
+    const { id, manifest, manifestBytes } = reused
+      ? known
+      : await chunkFile(path, { ...options, publisher: this.peerId.toString() })
     await this.store.addComplete(manifest, manifestBytes, id, path)
     this.exchange.superSeed(id)
     const key = id.toString()
@@ -207,7 +229,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     })
     void this.provide(id)
     await this.reannounce()
-    return { id, manifest }
+    return { id, manifest, reused }
   }
 
   /**
@@ -225,13 +247,15 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     const job = (async () => {
       void this.findHolders(cid)
       const handle = await this.exchange.fetch(cid, { signal: this.stopping.signal })
-      const dest = join(this.config.outputDir, handle.manifest.name)
+      const dest = resolve(this.config.outputDir, handle.manifest.name)
+      if (handle.path == null) await this.archiveVersionsAt(dest, key)
       const path = handle.path ?? await handle.finalize(dest)
       this.paths.set(key, path)
       const progress = this.progressOf(key)
       void this.sendBeacon(key, true)
       if (!this.provided.has(key)) void this.provide(cid)
       this.safeDispatchEvent('complete', { detail: progress })
+      void this.enforceRetention()
       return path
     })()
     this.fetching.set(key, job)
@@ -283,7 +307,18 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
 
   private onAnnouncement (a: Announcement): void {
     this.publishers.set(a.id, a.publisher)
+    if (!this.heard.has(a.id) || (this.heard.get(a.id)?.addrs.length ?? 0) === 0) this.heard.set(a.id, a)
+    // Someone else already told the newcomers; our relay would only repeat it.
+    clearTimeout(this.relays.get(a.id))
+    this.relays.delete(a.id)
     this.safeDispatchEvent('announcement', { detail: a })
+    if (this.store.wasRemoved(a.id)) return // evicted here on purpose: not fetched again
+    if (this.fetching.has(a.id) && a.addrs.length > 0) {
+      // A restarted publisher comes back on new addresses.
+      try {
+        this.exchange.addPeers(parseArtifactId(a.id), [{ id: peerIdFromAnnouncement(a), multiaddrs: toMultiaddrs(a.addrs) }])
+      } catch {}
+    }
     if (!this.config.fetchAnnounced || this.paths.has(a.id) || this.fetching.has(a.id) || this.published.has(a.id)) return
     let cid: CID
     let publisher: PeerId
@@ -364,6 +399,84 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       this.reannounceTimer = undefined
       void this.reannounce()
     }, 100)
+  }
+
+  /**
+   * A node joined: relay the announcements of what we hold, so it learns of artifacts whose
+   * publisher has left. Each holder waits a random moment and stays quiet if another holder's
+   * announcement arrives first, so a thousand holders do not all repeat it.
+   */
+  private relaySoon (): void {
+    if (!this.config.fetchAnnounced) return
+    for (const [key, path] of this.paths) {
+      if (this.published.has(key) || this.relays.has(key) || path == null) continue
+      const handle = this.store.get(key)
+      const publisher = this.heard.get(key)?.publisher ?? handle?.manifest.publisher
+      if (handle == null || publisher == null) continue
+      const delay = 250 + Math.random() * 2_000
+      const timer = setTimeout(() => {
+        this.relays.delete(key)
+        const original = this.heard.get(key)
+        void this.discovery.announce({
+          id: key,
+          name: handle.manifest.name,
+          size: handle.manifest.size,
+          publisher,
+          // The publisher may be gone; our beacon right after says where a copy is.
+          addrs: [],
+          at: original?.at ?? handle.manifest.createdAt
+        }).then(() => this.sendBeacon(key, true), () => {})
+      }, delay)
+      timer.unref?.()
+      this.relays.set(key, timer)
+    }
+  }
+
+  /**
+   * A new version is about to take `dest`: move older versions stored there to the archive, so
+   * peers still downloading them are served on, until retention evicts them.
+   */
+  private async archiveVersionsAt (dest: string, except: string): Promise<void> {
+    for (const other of this.store.list()) {
+      const key = other.id.toString()
+      if (key === except || !other.isComplete || other.external || other.path !== dest) continue
+      this.paths.set(key, await this.store.archive(other.id))
+    }
+  }
+
+  /** Apply the retention policy; one pass at a time, since each eviction awaits the store */
+  private async enforceRetention (): Promise<void> {
+    const { keepPerName, maxBytes } = this.config.retention
+    if (keepPerName == null && maxBytes == null) return
+    this.retaining = this.retaining.then(async () => {
+      const items = this.store.list().map(h => {
+        const key = h.id.toString()
+        return {
+          id: key,
+          name: h.manifest.name,
+          size: h.manifest.size,
+          createdAt: h.manifest.createdAt,
+          complete: h.isComplete,
+          pinned: this.fetching.has(key) || this.published.has(key) || h.external
+        }
+      })
+      for (const e of chooseEvictions(items, this.config.retention)) {
+        if (this.stopping.signal.aborted) return
+        await this.evict(e.id, e.name, e.reason)
+      }
+    }).catch(err => { this.emitError(new Error(`retention: ${err.message}`, { cause: err })) })
+    await this.retaining
+  }
+
+  private async evict (key: string, name: string, reason: string): Promise<void> {
+    const cid = parseArtifactId(key)
+    // Peers fetching it from us hear so first, and turn to other holders at once.
+    this.exchange.forget(cid, 'evicted')
+    await this.store.remove(cid, { deleteFile: true, tombstone: true })
+    this.exchange.forget(cid, 'evicted')
+    this.paths.delete(key)
+    this.heard.delete(key)
+    this.safeDispatchEvent('evicted', { detail: { id: key, name, reason } })
   }
 
   /** Downloads short of peers ask the DHT for more holders */
