@@ -251,9 +251,18 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
     this.transfers.delete(id.toString())
   }
 
-  /** Whether any peer is in a session with us for this artifact right now */
-  isServing (id: CID): boolean {
-    return (this.transfers.get(id.toString())?.sessions.size ?? 0) > 0
+  /**
+   * Whether a peer is downloading this artifact from us: it has requests queued, or we sent it a
+   * block within `recentMs`. Retention waits for such peers before evicting.
+   */
+  isServing (id: CID, recentMs = 5_000): boolean {
+    const t = this.transfers.get(id.toString())
+    if (t == null) return false
+    const since = Date.now() - recentMs
+    for (const s of t.sessions.values()) {
+      if (s.isUploading || s.lastSentAt > since) return true
+    }
+    return false
   }
 
   private transfer (id: CID): Transfer {

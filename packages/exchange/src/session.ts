@@ -41,6 +41,8 @@ export class Session {
   /** Bytes of block payload sent to / received from this peer */
   bytesSent = 0
   bytesReceived = 0
+  /** When we last sent this peer a block (epoch ms; 0 = never) */
+  lastSentAt = 0
   handshaken = false
   private readonly stream: Stream
   private readonly host: SessionHost
@@ -65,6 +67,11 @@ export class Session {
 
   get isClosed (): boolean {
     return this.closed
+  }
+
+  /** Whether the peer has requests queued with us or a block on its way */
+  get isUploading (): boolean {
+    return this.uploads.length > 0 || this.current != null
   }
 
   /**
@@ -198,11 +205,14 @@ export class Session {
         if (this.current !== index) continue
         await writeFrame(this.stream, { block: { index, data: bytes(data) } }, this.abort.signal)
         this.bytesSent += data.byteLength
+        this.lastSentAt = Date.now()
+        this.current = undefined
         this.host.onSent?.(this, index)
       }
     } catch (err: any) {
       this.close(err)
     } finally {
+      this.current = undefined
       this.serving = false
     }
   }

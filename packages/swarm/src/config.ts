@@ -157,7 +157,10 @@ function resolveRetention (r: RetentionPolicy): RetentionPolicy {
   if (r.maxBytes != null && !(Number.isFinite(r.maxBytes) && r.maxBytes > 0)) {
     throw new ShoalError('ERR_BAD_OPTION', `retention.maxBytes must be a positive number of bytes, got ${r.maxBytes}`)
   }
-  return { keepPerName: r.keepPerName, maxBytes: r.maxBytes }
+  if (r.graceMs != null && !(Number.isFinite(r.graceMs) && r.graceMs >= 0)) {
+    throw new ShoalError('ERR_BAD_OPTION', `retention.graceMs must be a number of milliseconds >= 0, got ${r.graceMs}`)
+  }
+  return { keepPerName: r.keepPerName, maxBytes: r.maxBytes, graceMs: r.graceMs ?? 60_000 }
 }
 
 function parseAddr (value: string, what: string, needPeerId: boolean): Multiaddr {

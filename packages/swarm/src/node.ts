@@ -83,6 +83,9 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   /** Relays waiting out their random delay; another node's announcement cancels ours */
   private readonly relays = new Map<string, ReturnType<typeof setTimeout>>()
   private retaining: Promise<void> = Promise.resolve()
+  /** When each pending eviction first fell due (it waits while peers download it from us) */
+  private readonly evictionDue = new Map<string, number>()
+  private retentionTimer?: ReturnType<typeof setTimeout>
   private readonly provided = new Set<string>()
   private readonly finding = new Set<string>()
   /** artifact id → peers that reported a complete copy */
@@ -201,6 +204,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     this.stopping.abort()
     for (const t of this.timers) clearInterval(t)
     for (const t of this.relays.values()) clearTimeout(t)
+    clearTimeout(this.retentionTimer)
     await this.retaining
     clearTimeout(this.reannounceTimer)
     await this.discovery.stop().catch(() => {})
@@ -460,9 +464,26 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
           pinned: this.fetching.has(key) || this.published.has(key) || h.external
         }
       })
-      for (const e of chooseEvictions(items, this.config.retention)) {
+      const now = Date.now()
+      let waiting = false
+      const evictions = chooseEvictions(items, this.config.retention)
+      for (const key of this.evictionDue.keys()) {
+        if (!evictions.some(e => e.id === key)) this.evictionDue.delete(key)
+      }
+      for (const e of evictions) {
         if (this.stopping.signal.aborted) return
+        const due = this.evictionDue.get(e.id) ?? now
+        this.evictionDue.set(e.id, due)
+        if (this.exchange.isServing(parseArtifactId(e.id)) && now - due < (this.config.retention.graceMs ?? 0)) {
+          waiting = true // a peer is mid-download from us: let it finish first
+          continue
+        }
+        this.evictionDue.delete(e.id)
         await this.evict(e.id, e.name, e.reason)
+      }
+      if (waiting && this.retentionTimer == null) {
+        this.retentionTimer = setTimeout(() => { this.retentionTimer = undefined; void this.enforceRetention() }, 2_000)
+        this.retentionTimer.unref?.()
       }
     }).catch(err => { this.emitError(new Error(`retention: ${err.message}`, { cause: err })) })
     await this.retaining

@@ -21,6 +21,13 @@ export interface RetentionPolicy {
    * @default Infinity
    */
   maxBytes?: number
+  /**
+   * An artifact that peers are downloading from this node is evicted only once they stop, or
+   * this long after its eviction fell due (they are then told, and turn to other holders).
+   *
+   * @default 60_000
+   */
+  graceMs?: number
 }
 
 /** One stored artifact as the policy sees it */

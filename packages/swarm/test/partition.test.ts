@@ -3,25 +3,26 @@
  * libp2p nodes on 127.0.0.1, split by a connection gater (what a firewall or a cut link does to
  * them: existing connections drop, new ones are refused) and then healed by lifting it.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ShoalNode } from '../src/index.js'
+import { TestSwarm, completeOn, haveOf, sha256, sha256File, until } from './helpers.js'
+import type { ShoalNode, ShoalNodeInit } from '../src/index.js'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 
 const CHUNK = 256 * 1024
 const SIZE = 24 * CHUNK
 
 let dir: string
-const nodes: ShoalNode[] = []
+let swarm: TestSwarm
 
 /** Which side of the split each peer is on; crossing is refused while `split` is set */
 const side = new Map<string, 'a' | 'b'>()
 let split = false
 
-function gaterFor (self: () => string): ConnectionGater {
-  const crosses = (peer: PeerId): boolean => split && side.get(peer.toString()) !== side.get(self())
+function gaterFor (self: () => ShoalNode | undefined): ConnectionGater {
+  const crosses = (peer: PeerId): boolean => split && side.get(peer.toString()) !== side.get(self()?.peerId.toString() ?? '')
   return {
     denyDialPeer: async (peer) => crosses(peer),
     denyInboundEncryptedConnection: async (peer) => crosses(peer),
@@ -29,44 +30,18 @@ function gaterFor (self: () => string): ConnectionGater {
   }
 }
 
-async function startNode (name: string, group: 'a' | 'b', init: Parameters<typeof ShoalNode.create>[0] = {}): Promise<ShoalNode> {
-  let node: ShoalNode | undefined
-  node = await ShoalNode.create({
-    dataDir: join(dir, name),
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    localPeersDir: join(dir, 'peers'),
-    swarm: 'partition-test',
-    announceIntervalMs: 1_000,
-    connectionGater: gaterFor(() => node?.peerId.toString() ?? ''),
-    ...init
-  })
+async function startNode (name: string, group: 'a' | 'b', init: ShoalNodeInit = {}): Promise<ShoalNode> {
+  const node = await swarm.start(name, self => ({ connectionGater: gaterFor(self), ...init }))
   side.set(node.peerId.toString(), group)
-  nodes.push(node)
-  await node.start()
   return node
 }
 
-async function until (what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
-
-function haveOf (node: ShoalNode, id: string): number {
-  return node.stats().find(s => s.id === id)?.have ?? 0
-}
-
-/** Complete and written to the output dir */
-function completeOn (node: ShoalNode, id: string): boolean {
-  const s = node.stats().find(s => s.id === id)
-  return s?.complete === true && s.path != null
-}
-
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'shoal-partition-')) })
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'shoal-partition-'))
+  swarm = new TestSwarm(dir, 'partition-test')
+})
 afterAll(async () => {
-  await Promise.allSettled(nodes.map(async n => { await n.stop() }))
+  await swarm.stop()
   await rm(dir, { recursive: true, force: true })
 })
 
@@ -74,13 +49,13 @@ it('a swarm split in two mid-transfer completes once healed, without restarts', 
   const data = randomBytes(SIZE)
   const file = join(dir, 'payload.bin')
   await writeFile(file, data)
-  const digest = createHash('sha256').update(data).digest('hex')
+  const digest = sha256(data)
 
   // The publisher is slow (one copy takes it at least 12 s) so the split lands mid-transfer.
   const publisher = await startNode('publisher', 'a', { fetchAnnounced: false, exchange: { maxUploadBytesPerSecond: 512 * 1024 } })
   const a = [await startNode('a1', 'a'), await startNode('a2', 'a')]
   const b = [await startNode('b1', 'b'), await startNode('b2', 'b')]
-  await until('every node to see the others', () => nodes.every(n => n.libp2p.getPeers().length >= 2), 30_000)
+  await until('every node to see the others', () => swarm.nodes.every(n => n.libp2p.getPeers().length >= 2), 30_000)
 
   const { id } = await publisher.publish(file, { chunkSize: CHUNK })
   const key = id.toString()
@@ -88,7 +63,7 @@ it('a swarm split in two mid-transfer completes once healed, without restarts', 
 
   // Split: refuse crossing connections and drop the ones open now.
   split = true
-  for (const n of nodes) {
+  for (const n of swarm.nodes) {
     for (const peer of n.libp2p.getPeers()) {
       if (side.get(peer.toString()) !== side.get(n.peerId.toString())) await n.libp2p.hangUp(peer).catch(() => {})
     }
@@ -97,7 +72,7 @@ it('a swarm split in two mid-transfer completes once healed, without restarts', 
   await until('side a (with the publisher) to complete', () => a.every(n => completeOn(n, key)), 90_000)
   // Side b had only what it got before the split; the two of them cannot have made the rest.
   expect(b.some(n => !completeOn(n, key))).toBe(true)
-  for (const n of nodes) {
+  for (const n of swarm.nodes) {
     for (const peer of n.libp2p.getPeers()) expect(side.get(peer.toString())).toBe(side.get(n.peerId.toString()))
   }
   expect(b.map(n => haveOf(n, key)).every((h, i) => h >= frozen[i])).toBe(true)
@@ -108,7 +83,7 @@ it('a swarm split in two mid-transfer completes once healed, without restarts', 
   for (const n of [...a, ...b]) {
     const path = n.stats().find(s => s.id === key)?.path
     expect(path).toBeDefined()
-    expect(createHash('sha256').update(await readFile(path as string)).digest('hex')).toBe(digest)
+    expect(await sha256File(path as string)).toBe(digest)
     expect(n.stats().find(s => s.id === key)?.invalidBlocks).toBe(0)
   }
 }, 240_000)
