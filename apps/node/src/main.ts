@@ -28,6 +28,8 @@ async function main (): Promise<void> {
   log(`data dir ${node.config.dataDir}, output dir ${node.config.outputDir}, swarm "${node.config.swarm}"`)
 
   const status = new StatusFile(node, opts.statusFile)
+  // A full disk is retried every few seconds; say so once, not on every retry.
+  const warned = new Set<string>()
   const lastLogged = new Map<string, number>()
   node.addEventListener('announcement', (evt) => {
     const a = evt.detail
@@ -47,14 +49,13 @@ async function main (): Promise<void> {
     const p = evt.detail
     const fromPublisher = p.publisher != null ? p.bytesReceivedFrom[p.publisher] ?? 0 : 0
     log(`complete: ${p.name} → ${p.path} (${formatBytes(fromPublisher)} from the publisher, ${formatBytes(p.bytesReceived - fromPublisher)} from other nodes)`)
+    for (const line of warned) if (line.includes(p.id)) warned.delete(line)
     status.changed()
   })
   node.addEventListener('evicted', (evt) => {
     log(`evicted ${evt.detail.name} (${evt.detail.id}): ${evt.detail.reason}`)
     status.changed()
   })
-  // A full disk is retried every few seconds; say so once, not on every retry.
-  const warned = new Set<string>()
   node.addEventListener('error', (evt) => {
     const line = `warning: ${evt.detail.message}`
     if (warned.has(line)) return
