@@ -76,16 +76,14 @@ describe('exchange over real libp2p', () => {
     expect(Buffer.compare(await readFile(path), art.bytes)).toBe(0)
   }, 60_000)
 
-  it('never stores a block from a peer serving corrupt data, and completes from an honest one', async () => {
-    const art = await randomArtifact('corrupt.bin', 1024 * 1024 + 777)
+  it('never sends a chunk that went bad on its disk: the peer is refused and fetches it elsewhere', async () => {
+    const art = await randomArtifact('rotten.bin', 1024 * 1024 + 555)
     const chunks = art.manifest.chunks.length
-
-    // A copy of the file, registered while intact, then corrupted in place: one flipped
-    // byte in every chunk, so every block this peer serves fails verification.
-    const badPath = join(testRoot(), 'corrupt-copy.bin')
+    // A copy registered while intact, then damaged in place: one flipped byte in every chunk.
+    const badPath = join(testRoot(), 'rotten-copy.bin')
     await writeFile(badPath, art.bytes)
-    const liar = await makeNode('liar')
-    await liar.store.addComplete(art.manifest, art.manifestBytes, art.id, badPath)
+    const rotten = await makeNode('rotten')
+    await rotten.store.addComplete(art.manifest, art.manifestBytes, art.id, badPath)
     const fh = await open(badPath, 'r+')
     try {
       for (let i = 0; i < chunks; i++) {
@@ -94,6 +92,34 @@ describe('exchange over real libp2p', () => {
       }
     } finally {
       await fh.close()
+    }
+    const honest = await makeNode('honest-2')
+    await honest.store.addComplete(art.manifest, art.manifestBytes, art.id, art.path)
+
+    const leecher = await makeNode('rotten-leecher')
+    leecher.exchange.addPeers(art.id, [candidate(rotten), candidate(honest)])
+    const done = await within('fetch despite a rotten holder', leecher.exchange.fetch(art.id), 30_000)
+    const stats = leecher.exchange.stats(art.id)
+    // Not one bad block crossed the wire: the rotten holder refused instead of sending.
+    expect(stats?.invalidBlocks).toBe(0)
+    expect(stats?.bytesReceivedFrom[rotten.libp2p.peerId.toString()] ?? 0).toBe(0)
+    expect(stats?.bytesReceivedFrom[honest.libp2p.peerId.toString()]).toBe(art.bytes.byteLength)
+    const path = await done.finalize(join(leecher.dir, 'out', 'rotten.bin'))
+    expect(Buffer.compare(await readFile(path), art.bytes)).toBe(0)
+  }, 60_000)
+
+  it('never stores a block from a peer serving corrupt data, and completes from an honest one', async () => {
+    const art = await randomArtifact('corrupt.bin', 1024 * 1024 + 777)
+
+    // A peer that lies: its store re-hashes what it reads (so a file merely corrupted on disk is
+    // never served), so the lie is told past it, one flipped byte in every block it sends.
+    const liar = await makeNode('liar')
+    const held = await liar.store.addComplete(art.manifest, art.manifestBytes, art.id, art.path)
+    const honestRead = held.readChunk.bind(held)
+    held.readChunk = async (index: number) => {
+      const bytes = new Uint8Array(await honestRead(index))
+      bytes[(index * 7919) % bytes.byteLength] ^= 0xff
+      return bytes
     }
 
     const leecher = await makeNode('corrupt-leecher')
