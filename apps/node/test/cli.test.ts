@@ -154,6 +154,13 @@ describe('shoal-node rejects bad input with one clear line', () => {
     expect(await exists(dataDir)).toBe(false)
   }, 30_000)
 
+  it('retention options that are not numbers or sizes', async () => {
+    const a = await expectFailure('bad-keep', ['--keep', '0'], /--keep must be a positive integer/)
+    expect(await exists(a.dataDir)).toBe(false)
+    const b = await expectFailure('bad-max-store', ['--max-store', 'lots'], /--max-store: "lots" is not a size; use e\.g\. 500MB/)
+    expect(await exists(b.dataDir)).toBe(false)
+  }, 30_000)
+
   it('--help exits 0 and prints usage on stdout', async () => {
     const c = await caseDir('help')
     const result = await run(NODE_BIN, ['--help'], { cwd: c.dir, peersDir: c.peersDir })
