@@ -83,6 +83,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   /** Relays waiting out their random delay; another node's announcement cancels ours */
   private readonly relays = new Map<string, ReturnType<typeof setTimeout>>()
   private retaining: Promise<void> = Promise.resolve()
+  private providing: Promise<void> = Promise.resolve()
   /** When each pending eviction first fell due (it waits while peers download it from us) */
   private readonly evictionDue = new Map<string, number>()
   private retentionTimer?: ReturnType<typeof setTimeout>
@@ -365,14 +366,24 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     this.safeDispatchEvent('progress', { detail: this.decorate(s) })
   }
 
+  /**
+   * Provide in the DHT, one artifact at a time: each provide is a lookup that dials about twenty
+   * peers, and a node receiving a burst of artifacts would otherwise run them all at once.
+   */
   private async provide (cid: CID): Promise<void> {
-    this.provided.add(cid.toString())
-    try {
-      await this.discovery.provide(cid)
-    } catch (err: any) {
-      this.provided.delete(cid.toString())
-      this.emitError(new Error(`providing ${cid.toString()} in the DHT failed: ${err.message}`))
+    const key = cid.toString()
+    this.provided.add(key)
+    const run = async (): Promise<void> => {
+      if (this.stopping.signal.aborted || this.store.get(key) == null) return
+      try {
+        await this.discovery.provide(cid, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(60_000)]) })
+      } catch (err: any) {
+        this.provided.delete(key)
+        if (!this.stopping.signal.aborted) this.emitError(new Error(`providing ${key} in the DHT failed: ${err.message}`))
+      }
     }
+    this.providing = this.providing.then(run, run)
+    await this.providing
   }
 
   /** `stats` when the caller already has them: progress events come once per verified chunk */
