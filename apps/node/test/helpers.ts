@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
+import type { ArtifactProgress } from '@shoal/swarm'
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url))
 export const nodeBin = join(repo, 'apps/node/bin/shoal-node.js')
@@ -25,26 +26,8 @@ export const MiB = 1024 * 1024
 /** Flags every process in a test swarm gets: loopback only, no LAN discovery */
 export const LOCAL = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
-/** One artifact in a node's status.json (see apps/node/src/status.ts and TransferStats) */
-export interface ArtifactStatus {
-  id: string
-  name?: string
-  size?: number
-  chunks?: number
-  have: number
-  complete: boolean
-  downloading?: boolean
-  peers: number
-  path?: string
-  publisher?: string
-  bytesReceived: number
-  bytesReceivedFrom: Record<string, number>
-  bytesSent: number
-  duplicateBytes: number
-  invalidBlocks: number
-  startedAt?: number
-  completedAt?: number
-}
+/** One artifact in a node's status.json: the node's progress and counters, as JSON */
+export type ArtifactStatus = ArtifactProgress
 
 /** A node's status.json */
 export interface Status {
@@ -255,7 +238,7 @@ export class NodeProc extends Proc {
       }, timeoutMs)
     } catch (err: any) {
       const entry = last == null ? 'no status entry for it' : `last status entry ${JSON.stringify({ ...last, bytesReceivedFrom: undefined })}`
-      err.message = `${String(err.message)}; ${entry}; its output ends:\n${this.tail(15)}`
+      err.message = `${String(err.message)}; ${entry}; its output ends:\n${this.tail(30)}`
       throw err
     }
   }

@@ -9,9 +9,19 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { encodeFrame, Message } from '../src/index.js'
-import { CHUNK, candidate, makeNode, randomArtifact, testRoot, useNodes, waitFor, within } from './nodes.js'
+import { CHUNK, candidate, makeNode, randomArtifact, testRoot, useNodes, waitFor, within, type TestNode } from './nodes.js'
+import type { ArtifactHandle } from '@shoal/store'
 
 useNodes('shoal-exchange-test-')
+
+/** Every verified byte came from `good`, none from `bad`, and the finalized file is exact */
+async function expectAllFrom (leecher: TestNode, good: TestNode, bad: TestNode, art: { id: CID, bytes: Uint8Array, manifest: { name: string } }, done: ArtifactHandle): Promise<void> {
+  const stats = leecher.exchange.stats(art.id)
+  expect(stats?.bytesReceivedFrom[bad.libp2p.peerId.toString()] ?? 0).toBe(0)
+  expect(stats?.bytesReceivedFrom[good.libp2p.peerId.toString()]).toBe(art.bytes.byteLength)
+  const path = await done.finalize(join(leecher.dir, 'out', art.manifest.name))
+  expect(Buffer.compare(await readFile(path), art.bytes)).toBe(0)
+}
 
 describe('exchange over real libp2p', () => {
   it('a seeder and 4 leechers that know each other: every leecher gets the exact file, and leechers feed each other', async () => {
@@ -99,13 +109,9 @@ describe('exchange over real libp2p', () => {
     const leecher = await makeNode('rotten-leecher')
     leecher.exchange.addPeers(art.id, [candidate(rotten), candidate(honest)])
     const done = await within('fetch despite a rotten holder', leecher.exchange.fetch(art.id), 30_000)
-    const stats = leecher.exchange.stats(art.id)
     // Not one bad block crossed the wire: the rotten holder refused instead of sending.
-    expect(stats?.invalidBlocks).toBe(0)
-    expect(stats?.bytesReceivedFrom[rotten.libp2p.peerId.toString()] ?? 0).toBe(0)
-    expect(stats?.bytesReceivedFrom[honest.libp2p.peerId.toString()]).toBe(art.bytes.byteLength)
-    const path = await done.finalize(join(leecher.dir, 'out', 'rotten.bin'))
-    expect(Buffer.compare(await readFile(path), art.bytes)).toBe(0)
+    expect(leecher.exchange.stats(art.id)?.invalidBlocks).toBe(0)
+    await expectAllFrom(leecher, honest, rotten, art, done)
   }, 60_000)
 
   it('never stores a block from a peer serving corrupt data, and completes from an honest one', async () => {
@@ -143,13 +149,8 @@ describe('exchange over real libp2p', () => {
     await honest.store.addComplete(art.manifest, art.manifestBytes, art.id, art.path)
     leecher.exchange.addPeers(art.id, [candidate(honest)])
     const done = await within('fetch from the honest seeder', fetching, 30_000)
-
-    const stats = leecher.exchange.stats(art.id)
-    expect(stats?.invalidBlocks).toBeGreaterThan(0)
-    expect(stats?.bytesReceivedFrom[liar.libp2p.peerId.toString()] ?? 0).toBe(0)
-    expect(stats?.bytesReceivedFrom[honest.libp2p.peerId.toString()]).toBe(art.bytes.byteLength)
-    const path = await done.finalize(join(leecher.dir, 'out', 'corrupt.bin'))
-    expect(Buffer.compare(await readFile(path), art.bytes)).toBe(0)
+    expect(leecher.exchange.stats(art.id)?.invalidBlocks).toBeGreaterThan(0)
+    await expectAllFrom(leecher, honest, liar, art, done)
   }, 60_000)
 
   it('refuses an inbound session for an artifact it does not hold', async () => {

@@ -163,6 +163,15 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   }
 
   async start (): Promise<void> {
+    // Dial what discovery finds, so gossip and the DHT have peers to work with. Listen before
+    // starting: discovery modules report what they already know while libp2p starts, once.
+    this.libp2p.addEventListener('peer:discovery', (evt) => {
+      const peer = evt.detail.id
+      setImmediate(() => {
+        if (this.stopping.signal.aborted || this.libp2p.getConnections(peer).length > 0) return
+        this.libp2p.dial(peer, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+      })
+    })
     try {
       await this.libp2p.start()
     } catch (err: any) {
@@ -174,10 +183,15 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       }
       throw err
     }
-    // Dial what discovery finds, so gossip and the DHT have peers to work with.
-    this.libp2p.addEventListener('peer:discovery', (evt) => {
-      if (this.libp2p.getConnections(evt.detail.id).length > 0) return
-      this.libp2p.dial(evt.detail.id, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+    // A peer that speaks the exchange may hold what we are missing; gossip and the DHT can lag or
+    // miss (a peer that restarted under the same id), a handshake settles it. Downloads with
+    // enough peers do not dial, and a refusal backs the candidate off.
+    this.libp2p.addEventListener('peer:identify', (evt) => {
+      const { peerId, protocols, listenAddrs } = evt.detail
+      if (!protocols.includes(this.exchange.protocol)) return
+      for (const key of this.fetching.keys()) {
+        try { this.exchange.addPeers(parseArtifactId(key), [{ id: peerId, multiaddrs: listenAddrs }]) } catch {}
+      }
     })
     this.discovery.addEventListener('announcement', (evt) => { this.onAnnouncement(evt.detail) })
     this.discovery.addEventListener('beacon', (evt) => { this.onBeacon(evt.detail) })
@@ -251,6 +265,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     if (done != null) return done
     const job = (async () => {
       void this.findHolders(cid)
+      void this.offerConnectedPeers(cid)
       const handle = await this.exchange.fetch(cid, { signal: this.stopping.signal })
       const dest = resolve(this.config.outputDir, handle.manifest.name)
       if (handle.path == null) await this.archiveVersionsAt(dest, key)
@@ -509,6 +524,16 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     this.paths.delete(key)
     this.heard.delete(key)
     this.safeDispatchEvent('evicted', { detail: { id: key, name, reason } })
+  }
+
+  /** Peers we are already connected to that speak the exchange are the first to ask */
+  private async offerConnectedPeers (cid: CID): Promise<void> {
+    for (const peer of this.libp2p.getPeers()) {
+      try {
+        const { protocols, addresses } = await this.libp2p.peerStore.get(peer)
+        if (protocols.includes(this.exchange.protocol)) this.exchange.addPeers(cid, [{ id: peer, multiaddrs: addresses.map(a => a.multiaddr) }])
+      } catch {}
+    }
   }
 
   /** Downloads short of peers ask the DHT for more holders */
