@@ -14,7 +14,7 @@
  * not, and the temp dir is removed unless --keep is given or something failed.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +22,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import { NODE_BIN, PUBLISHER_BIN, Processes, RunError as DemoError } from './lib/processes.mjs'
+import { artifactOf, completeLineAt, readJson, sha256OfFile, transferOf } from './lib/status.mjs'
 
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
 const MiB = 1024 * 1024
@@ -102,21 +103,6 @@ async function writeRandomFile (path, sizeMiB) {
   return hash.digest('hex')
 }
 
-async function sha256OfFile (path) {
-  const hash = createHash('sha256')
-  await pipeline(createReadStream(path), hash)
-  return hash.digest('hex')
-}
-
-/** The parsed status.json, or undefined while it does not exist yet */
-async function readStatus (path) {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'))
-  } catch {
-    return undefined
-  }
-}
-
 function startNodes (procs, work, count) {
   const nodes = []
   for (let i = 1; i <= count; i++) {
@@ -170,17 +156,12 @@ function startPublisher (procs, work, file, replicas) {
 /** Re-reads every node's status.json and notes when each first reported completion */
 async function refreshStatuses (nodes, fileName) {
   await Promise.all(nodes.map(async (node) => {
-    const status = await readStatus(node.statusFile)
+    const status = await readJson(node.statusFile)
     if (status == null) return
     node.status = status
     const artifact = artifactOf(node, fileName)
     if (artifact?.complete === true && node.completedAt == null) node.completedAt = status.at ?? Date.now()
   }))
-}
-
-function artifactOf (node, fileName) {
-  const artifacts = node.status?.artifacts ?? []
-  return artifacts.find(a => a.name === fileName) ?? (fileName == null ? artifacts[0] : undefined)
 }
 
 /** The publisher's peer id: from the nodes' announcements, else from the publisher's own log */
@@ -206,27 +187,8 @@ async function publisherBytesSent (publisherLog) {
  */
 async function readCompletionTimes (nodes, fileName) {
   await Promise.all(nodes.map(async (node) => {
-    const log = await readFile(node.proc.logPath, 'utf8').catch(() => '')
-    const line = log.split('\n').find(l => l.includes(` complete: ${fileName} `))
-    const at = Date.parse(line?.split(' ')[0] ?? '')
-    if (Number.isFinite(at)) node.completedAt = at
+    node.completedAt = await completeLineAt(node.proc.logPath, fileName) ?? node.completedAt
   }))
-}
-
-function transferOf (node, fileName, publisher) {
-  const a = artifactOf(node, fileName)
-  if (a == null) return undefined
-  const fromPublisher = publisher != null ? a.bytesReceivedFrom?.[publisher] ?? 0 : 0
-  return {
-    fraction: a.chunks > 0 ? a.have / a.chunks : 0,
-    complete: a.complete === true,
-    peers: a.peers ?? 0,
-    fromPublisher,
-    fromNodes: (a.bytesReceived ?? 0) - fromPublisher,
-    sent: a.bytesSent ?? 0,
-    duplicate: a.duplicateBytes ?? 0,
-    invalid: a.invalidBlocks ?? 0
-  }
 }
 
 /** Redraws a block of lines in place on a TTY */

@@ -30,9 +30,10 @@ import { pipeline } from 'node:stream/promises'
 import { parseArgs, promisify } from 'node:util'
 import { NS_PREFIX, Topology, cleanupLeftovers, hostCongestionControl, netnsUnavailableReason } from './netns.mjs'
 import {
-  BenchError, NODE_BIN, PUBLISHER_BIN, REPO_ROOT, benchProcesses, artifactOf, completionTimes, followShoal,
-  refreshStatuses, startNodes, startPublisher, transferOf, verifyCopies, within
+  BenchError, NODE_BIN, PUBLISHER_BIN, REPO_ROOT, benchProcesses, completionTimes, followShoal,
+  refreshStatuses, startNodes, startPublisher, verifyCopies, within
 } from './swarm.mjs'
+import { artifactOf, transferOf } from '../lib/status.mjs'
 import { runHttpBaseline } from './http-baseline.mjs'
 import { renderCdf } from './plot.mjs'
 import {

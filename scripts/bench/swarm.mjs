@@ -5,12 +5,9 @@
  * for builds without it, from the timestamp of each node's `complete:` log line, or at worst from
  * the poll that first saw the artifact complete; each time says which.
  */
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { NODE_BIN, PUBLISHER_BIN, Processes, REPO_ROOT, RunError as BenchError, describeExit, lastLineOf } from '../lib/processes.mjs'
+import { artifactOf, completeLineAt, readJson, sha256OfFile, transferOf } from '../lib/status.mjs'
 import { fmtMiB, fmtPct, sleep } from './stats.mjs'
 
 export { BenchError, NODE_BIN, PUBLISHER_BIN, REPO_ROOT, describeExit, lastLineOf }
@@ -37,23 +34,6 @@ export async function within (promise, ms, message, procs, logPath) {
     return await Promise.race([promise, timeout, procs.failure])
   } finally {
     clearTimeout(timer)
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Files
-
-export async function sha256OfFile (path) {
-  const hash = createHash('sha256')
-  await pipeline(createReadStream(path), hash)
-  return hash.digest('hex')
-}
-
-async function readJson (path) {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'))
-  } catch {
-    return undefined // not written yet, or caught mid-rename
   }
 }
 
@@ -117,11 +97,6 @@ export async function refreshStatuses (nodes, fileName) {
   }))
 }
 
-export function artifactOf (node, fileName) {
-  const artifacts = node.status?.artifacts ?? []
-  return artifacts.find(a => a.name === fileName)
-}
-
 /**
  * Starts the publisher and resolves once it has announced the artifact, with t0 = the moment its
  * "serving until" line arrived (an `announced at <epoch ms>` line, if a build prints one, wins).
@@ -172,26 +147,6 @@ export async function startPublisher (run, file) {
   await within(announced, run.announceTimeoutMs,
     `the publisher did not announce within ${run.announceTimeoutMs / 1000} s (chunking ${fmtMiB(run.fileBytes)})`, run.procs, pub.logPath)
   return pub
-}
-
-/** Per-node transfer figures from its status; `publisher` is the publisher's peer id */
-export function transferOf (node, fileName, publisher) {
-  const a = artifactOf(node, fileName)
-  if (a == null) return undefined
-  const fromPublisher = publisher != null ? a.bytesReceivedFrom?.[publisher] ?? 0 : 0
-  return {
-    fraction: a.chunks > 0 ? a.have / a.chunks : 0,
-    complete: a.complete === true,
-    received: a.bytesReceived ?? 0,
-    fromPublisher,
-    fromNodes: (a.bytesReceived ?? 0) - fromPublisher,
-    sent: a.bytesSent ?? 0,
-    duplicate: a.duplicateBytes ?? 0,
-    invalid: a.invalidBlocks ?? 0,
-    startedAt: a.startedAt,
-    completedAt: a.completedAt,
-    path: a.path
-  }
 }
 
 /**
@@ -246,10 +201,8 @@ export async function completionTimes (nodes, fileName) {
       node.completedSource = 'status completedAt'
       return
     }
-    const log = await readFile(node.logPath, 'utf8').catch(() => '')
-    const line = log.split('\n').find(l => l.includes(` complete: ${fileName} `))
-    const at = Date.parse(line?.split(' ')[0] ?? '')
-    if (Number.isFinite(at)) {
+    const at = await completeLineAt(node.logPath, fileName)
+    if (at != null) {
       node.completedAt = at
       node.completedSource = 'node log line (ms)'
     } else {

@@ -30,6 +30,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { haveCommand, diagnose, summarizeCpuProfile, timeChunkFile, timeDigestCommand } from './hashing.mjs'
 import { NODE_BIN, PUBLISHER_BIN, REPO_ROOT } from '../lib/processes.mjs'
+import { readJson, sha256OfFile } from '../lib/status.mjs'
 import { BenchError, Processes, RssSampler, median, readCmdline, readProcMemory, readSmapsCategories, tailOf } from './procs.mjs'
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench-results')
@@ -203,32 +204,6 @@ async function warmRead (path, progress, size) {
     await fh.close()
   }
   return performance.now() - started
-}
-
-/** sha256 of a file with a reused buffer (streams, never holds the file) */
-async function sha256OfFile (path) {
-  const hash = createHash('sha256')
-  const buf = Buffer.allocUnsafe(8 * MiB)
-  const fh = await open(path, 'r')
-  try {
-    for (let pos = 0; ;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.byteLength, pos)
-      if (bytesRead === 0) break
-      hash.update(buf.subarray(0, bytesRead))
-      pos += bytesRead
-    }
-  } finally {
-    await fh.close()
-  }
-  return hash.digest('hex')
-}
-
-async function readJson (path) {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'))
-  } catch {
-    return undefined // not written yet, or caught mid-rename
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
