@@ -338,7 +338,7 @@ export class Transfer implements SessionHost {
   }
 
   /** True while the download waits out a full disk */
-  isStalled (): boolean {
+  private isStalled (): boolean {
     return this.stalledUntil != null && this.ctx.now() < this.stalledUntil
   }
 
