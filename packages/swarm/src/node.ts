@@ -35,6 +35,9 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
+/** How long a libp2p keep-alive ping may take before the connection is dropped as dead */
+const CONNECTION_PING_TIMEOUT_MS = 60_000
+
 export type ShoalServices = DiscoveryServices & { exchange: Exchange, identify: unknown }
 
 /** Progress of one artifact on this node */
@@ -134,6 +137,11 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
         connectionGater: config.connectionGater,
         // A whole swarm on one host dials in at once; the default 5/s per host would reset it.
         connectionManager: { inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 256 },
+        // libp2p pings every connection and, by default, aborts it when a ping takes longer than
+        // ~1.2x recent pings (5 s at least). A ping queues behind the blocks on a busy link, so
+        // a saturated uplink looked dead and every session on it died with its blocks in flight.
+        // A dead peer is still found: its socket closes, or its requests time out in the exchange.
+        connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_TIMEOUT_MS, maxTimeout: CONNECTION_PING_TIMEOUT_MS } },
         services: {
           ...discoveryServices(),
           identify: identify(),
