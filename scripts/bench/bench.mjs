@@ -74,6 +74,8 @@ Options:
                        the default when it works); app: 127.0.0.1, the apps' own rate limiter
   --out <dir>          where results go (default bench-results/ at the repo root)
   --timeout <s>        give up on the Shoal phase after this long (default max(120, 60 + 10·T*))
+  --tcp-cc <name>      TCP congestion control in the namespaces, e.g. cubic or bbr (netns mode;
+                       default: what the host uses)
   --no-baseline        skip the HTTP baseline
   --keep               keep the temp dir (logs, status files, copies) and print its path
   --cleanup            remove network namespaces and temp dirs left by benches no longer
@@ -104,6 +106,7 @@ function readOptions (argv) {
         mode: { type: 'string' },
         out: { type: 'string' },
         timeout: { type: 'string' },
+        'tcp-cc': { type: 'string' },
         'no-baseline': { type: 'boolean' },
         keep: { type: 'boolean' },
         cleanup: { type: 'boolean' },
@@ -118,6 +121,7 @@ function readOptions (argv) {
     cleanup: values.cleanup === true,
     keep: values.keep === true,
     baseline: values['no-baseline'] !== true,
+    tcpCc: values['tcp-cc'],
     nodes: positive(values.nodes ?? DEFAULTS.nodes, '--nodes', true),
     sizeMiB: positive(values.size ?? DEFAULTS.sizeMiB, '--size', false),
     chunkSize: positive(values['chunk-size'] ?? DEFAULTS.chunkSize, '--chunk-size', true),
@@ -247,8 +251,10 @@ async function runBench (opts, state) {
     const allowed = (host.allowed || host.available).split(/\s+/)
     cc = { namespace: await run.topology.congestionControl(0), host }
     // if a namespace defaults to something the host does not allow, ask for the host's own
-    if (!allowed.includes(cc.namespace) && host.current !== '') {
-      for (let k = 0; k <= N; k++) cc.namespace = await run.topology.congestionControl(k, host.current)
+    const wanted = opts.tcpCc ?? (!allowed.includes(cc.namespace) ? host.current : '')
+    if (wanted !== '' && wanted !== cc.namespace) {
+      for (let k = 0; k <= N; k++) cc.namespace = await run.topology.congestionControl(k, wanted)
+      if (cc.namespace !== wanted) throw new BenchError(`--tcp-cc ${wanted}: the namespaces could not switch to it (the host allows: ${allowed.join(' ')}); pick one of those`)
     }
     delayNote = `one-way delay: 0 ms added (${await netemAvailable(run.topology) ? 'netem exists but the bench adds no delay' : 'kernel has no netem'})`
     run.prefixFor = k => run.topology.execPrefix(k)

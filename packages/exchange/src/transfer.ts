@@ -265,6 +265,7 @@ export class Transfer implements SessionHost {
       this.writing.delete(index)
     }
     if (ok) {
+      this.ctx.log('got chunk %d of %s from %s', index, this.key, session.peer)
       this.counters.received += data.byteLength
       this.counters.from.set(session.peer, (this.counters.from.get(session.peer) ?? 0) + data.byteLength)
     } else {
@@ -293,6 +294,7 @@ export class Transfer implements SessionHost {
   }
 
   onSent (session: Session, index: number): void {
+    this.ctx.log('sent chunk %d of %s to %s', index, this.key, session.peer)
     if (this.seeder != null) this.reveal(this.seeder.onSent(session.peer, index))
   }
 
