@@ -201,6 +201,7 @@ export class Transfer implements SessionHost {
   // --- SessionHost ---------------------------------------------------------------------
 
   async onHandshake (session: Session, hs: Handshake): Promise<void> {
+    this.ctx.log('handshake from %s for %s (%s)', session.peer, this.key, session.outbound ? 'we dialled' : 'they dialled')
     if (this.handle == null && hs.manifest.byteLength > 0) {
       await this.adoptManifest(hs.manifest)
     }
@@ -414,6 +415,7 @@ export class Transfer implements SessionHost {
       this.stall(err)
       return
     }
+    this.ctx.log('manifest of %s stored: %d chunks', this.key, manifest.chunks.length)
     this.ensureScheduler()
     for (const [peer, bits] of this.pendingBitfields) this.peerBitfield(peer, bits)
     this.pendingBitfields.clear()
