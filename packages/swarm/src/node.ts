@@ -96,6 +96,8 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   private readonly replicas = new Map<string, Set<string>>()
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
   private readonly stopping = new AbortController()
+  /** Our addresses as strings, rebuilt when libp2p reports a change */
+  private addrs?: string[]
   private reannounceTimer?: ReturnType<typeof setTimeout>
 
   private readonly datastore?: LevelDatastore
@@ -107,6 +109,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     this.store = store
     this.config = config
     this.discovery = new Discovery(libp2p, { swarm: config.swarm })
+    libp2p.addEventListener('self:peer:update', () => { this.addrs = undefined })
     // Every fetch and DHT query listens on this signal; that is expected, not a leak.
     setMaxListeners(Infinity, this.stopping.signal)
   }
@@ -168,7 +171,9 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
 
   /** Addresses other nodes can reach this one at (with /p2p/<peer id>) */
   get multiaddrs (): string[] {
-    return this.libp2p.getMultiaddrs().map(a => a.toString())
+    // Beacons carry them once per verified chunk; libp2p rebuilds the list on every call.
+    if (this.addrs == null || this.addrs.length === 0) this.addrs = this.libp2p.getMultiaddrs().map(a => a.toString())
+    return [...this.addrs]
   }
 
   get exchange (): Exchange {
