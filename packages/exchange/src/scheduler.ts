@@ -29,6 +29,7 @@ export interface SchedulerInit {
   /**
    * Requests outstanding at one peer before anything is measured, and the floor after: one in
    * service and one queued behind it, so the peer never idles while our next request travels.
+   * The floor drops to one while `spreadPeers` or more peers are serving us.
    *
    * @default 2 (or maxInflightPerPeer if smaller)
    */
@@ -36,11 +37,32 @@ export interface SchedulerInit {
   /**
    * Ceiling on the requests outstanding at one peer. Between the floor and this, a peer's
    * pipeline holds its bandwidth × delay: measured rate × shortest request-to-block time,
-   * in chunks, plus one.
+   * in chunks, plus one (without the one while `spreadPeers` or more peers serve us).
    *
    * @default 32
    */
   maxInflightPerPeer?: number
+  /**
+   * With requests outstanding at this many peers or more, each peer's pipeline holds just its
+   * bandwidth × delay, at least one request, instead of one more than that: the other peers
+   * keep our download busy while a peer's next request travels, and a request queued at a peer
+   * only waits there, ahead of the rarer chunk we will want next (in a big swarm each such wait
+   * adds a block-time to every hop a new chunk takes).
+   *
+   * @default 4
+   */
+  spreadPeers?: number
+  /**
+   * Peers kept busy at once, the fastest by measured rate: while this many have requests
+   * outstanding, a slower one is not asked, unless nobody else has what it offers us (a
+   * super-seeding origin's reveals) or it announces a chunk when it had nothing else for us.
+   * A peer splits its uplink among everyone asking it, so a node that keeps all of its many peers
+   * busy takes shares from nodes with few peers, which fall behind and finish last; leaving its
+   * slowest, most shared peers to others evens that out.
+   *
+   * @default 14
+   */
+  maxBusyPeers?: number
   /**
    * A request unanswered for this long is given up and its chunk asked of another peer.
    *
@@ -101,6 +123,10 @@ export class Scheduler {
   private readonly asked: Uint16Array
   private readonly maxInflight: number
   private readonly minInflight: number
+  private readonly spreadPeers: number
+  private readonly maxBusy: number
+  /** Peers with requests outstanding */
+  private activePeers = 0
   private readonly chunkSize: number
   private readonly timeoutMs: number
   private readonly randomFirst: number
@@ -120,6 +146,8 @@ export class Scheduler {
     this.asked = new Uint16Array(init.chunks)
     this.maxInflight = Math.max(1, init.maxInflightPerPeer ?? 32)
     this.minInflight = Math.max(1, Math.min(init.minInflightPerPeer ?? 2, this.maxInflight))
+    this.spreadPeers = Math.max(1, init.spreadPeers ?? 4)
+    this.maxBusy = Math.max(1, init.maxBusyPeers ?? 14)
     this.chunkSize = init.chunkSize ?? 1024 * 1024
     this.timeoutMs = init.requestTimeoutMs ?? 30_000
     this.randomFirst = init.randomFirst ?? 4
@@ -190,6 +218,7 @@ export class Scheduler {
       }
       state.inflight.clear()
     }
+    this.activePeers = 0
     this.idle.clear()
     return actions
   }
@@ -229,6 +258,7 @@ export class Scheduler {
     if (state == null) return []
     for (const i of state.bitfield.indices()) this.availability[i]--
     for (const i of state.inflight.keys()) this.asked[i]--
+    if (state.inflight.size > 0) this.activePeers--
     this.peers.delete(peer)
     this.idle.delete(peer)
     return this.fillAll(now)
@@ -259,8 +289,7 @@ export class Scheduler {
     const state = this.peers.get(peer)
     const requestedAt = state?.inflight.get(index)
     if (state != null && requestedAt != null) {
-      state.inflight.delete(index)
-      this.asked[index]--
+      this.untrack(state, index)
       state.timeouts = 0
       if (valid) this.measure(state, requestedAt, now)
     }
@@ -274,8 +303,7 @@ export class Scheduler {
     // Strict endgame: whoever else was asked for this chunk is told to stop.
     if (this.asked[index] > 0) {
       for (const other of this.peers.values()) {
-        if (!other.inflight.delete(index)) continue
-        this.asked[index]--
+        if (!this.untrack(other, index)) continue
         freed.push(other)
         actions.push({ type: 'cancel', peer: other.id, index })
       }
@@ -296,7 +324,7 @@ export class Scheduler {
   onReject (peer: string, index: number, now: number): SchedulerAction[] {
     const state = this.peers.get(peer)
     if (state == null || index >= this.chunks) return []
-    if (state.inflight.delete(index)) this.asked[index]--
+    this.untrack(state, index)
     if (state.bitfield.get(index)) {
       state.bitfield.unset(index)
       this.availability[index]--
@@ -317,8 +345,7 @@ export class Scheduler {
     for (const state of this.peers.values()) {
       for (const [index, at] of state.inflight) {
         if (now - at < this.timeoutMs) continue
-        state.inflight.delete(index)
-        this.asked[index]--
+        this.untrack(state, index)
         state.timeouts++
         actions.push({ type: 'cancel', peer: state.id, index })
       }
@@ -339,7 +366,10 @@ export class Scheduler {
     for (const state of peers) {
       const slots = this.depthOf(state) - state.inflight.size
       if (slots <= 0) continue
-      const picked = this.pick(state, slots)
+      // A peer too slow to keep busy is still asked for what no other peer has.
+      const slow = this.tooSlow(state)
+      const picked = this.pick(state, slots, slow)
+      if (slow && picked.length === 0) continue
       if (picked.length < slots) this.idle.add(state.id)
       else this.idle.delete(state.id)
       for (const index of picked) actions.push(this.request(state, index, now))
@@ -348,21 +378,49 @@ export class Scheduler {
   }
 
   private request (state: PeerState, index: number, now: number): SchedulerAction {
+    if (state.inflight.size === 0) this.activePeers++
     state.inflight.set(index, now)
     this.asked[index]++
     return { type: 'request', peer: state.id, index }
   }
 
   /**
+   * Whether to leave this idle peer to others: `maxBusyPeers` peers are busy already and at least
+   * that many have been measured faster (an unmeasured peer is never too slow, so new peers get
+   * tried).
+   */
+  private tooSlow (state: PeerState): boolean {
+    if (state.inflight.size > 0 || state.rate === 0 || this.activePeers < this.maxBusy) return false
+    let faster = 0
+    for (const other of this.peers.values()) {
+      if (other.rate > state.rate && ++faster >= this.maxBusy) return true
+    }
+    return false
+  }
+
+  /** Forget the request for `index` at this peer; false if there was none */
+  private untrack (state: PeerState, index: number): boolean {
+    if (!state.inflight.delete(index)) return false
+    this.asked[index]--
+    if (state.inflight.size === 0) this.activePeers--
+    return true
+  }
+
+  /**
    * Bandwidth × delay: the rate this peer delivers at times the shortest request-to-block time
    * (a round trip plus one chunk's transfer), in chunks, plus one so the next request is already
-   * queued at the peer when a block leaves. A peer that keeps timing out gets less.
+   * queued at the peer when a block leaves. While `spreadPeers` or more peers serve us, just the
+   * bandwidth × delay, rounded, at least one: the others fill our link meanwhile, and a second
+   * request would only queue at the peer. A peer that keeps timing out gets less.
    */
   private depthOf (state: PeerState): number {
-    let depth = this.minInflight
+    const spread = this.activePeers >= this.spreadPeers
+    const floor = spread ? 1 : this.minInflight
+    let depth = floor
     if (state.rate > 0 && Number.isFinite(state.latency)) {
-      depth = Math.ceil(state.rate * state.latency / this.chunkSize) + 1
-      depth = Math.min(this.maxInflight, Math.max(this.minInflight, depth))
+      const bdp = state.rate * state.latency / this.chunkSize
+      depth = spread ? Math.round(bdp) : Math.ceil(bdp) + 1
+      depth = Math.min(this.maxInflight, Math.max(floor, depth))
     }
     return Math.max(1, depth >> Math.min(state.timeouts, 3))
   }
@@ -383,8 +441,9 @@ export class Scheduler {
   /**
    * Up to `slots` chunks this peer holds that nobody has been asked for: a few at random first,
    * then rarest-first with random tie-breaks. In endgame, duplicates of outstanding requests.
+   * `uniqueOnly`: none at all if anything it could give us is also held by another peer.
    */
-  private pick (state: PeerState, slots: number): number[] {
+  private pick (state: PeerState, slots: number, uniqueOnly = false): number[] {
     const randomPhase = this.have.count() < this.randomFirst
     // Best `slots` candidates kept sorted by (availability, random key).
     const best: number[] = []
@@ -398,6 +457,7 @@ export class Scheduler {
         if ((mask & (0x80 >> bit)) === 0) continue
         const i = (j << 3) | bit
         if (this.asked[i] !== 0) continue
+        if (uniqueOnly && this.availability[i] > 1) return []
         const key = randomPhase ? this.random() : this.availability[i] + this.random()
         if (best.length === slots && key >= keys[slots - 1]) continue
         let at = best.length === slots ? slots - 1 : best.length

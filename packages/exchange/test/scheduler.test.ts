@@ -248,6 +248,47 @@ describe('Scheduler', () => {
     expect(near.busy).toBeGreaterThan(0.95)
   })
 
+  it('keeps one request per peer while many peers serve us, two while few do', () => {
+    const s = new Scheduler({ chunks: 100, random: seeded(13) })
+    s.addPeer('a', full(100), 0)
+    // alone: one in service and one queued behind it, so the peer never waits on our next request
+    expect(s.inflightAt('a')).toHaveLength(2)
+    for (const p of ['b', 'c', 'd', 'e', 'f']) s.addPeer(p, full(100), 0)
+    // four or more peers busy: the others fill our link while one's next request travels, and a
+    // second request would only queue at the peer, ahead of the rarer chunk we will want next
+    expect(s.pipelineDepth('f')).toBe(1)
+    expect(s.inflightAt('f')).toHaveLength(1)
+    const [first, second] = s.inflightAt('a')
+    expect(requests(s.onBlock('a', first, true, 10))).toEqual([])
+    expect(requests(s.onBlock('a', second, true, 20), 'a')).toHaveLength(1)
+    // back to two peers: two requests each again
+    for (const p of ['c', 'd', 'e', 'f']) s.removePeer(p, 30)
+    expect(s.pipelineDepth('a')).toBe(2)
+    expect(s.inflightAt('a')).toHaveLength(2)
+    expect(s.inflightAt('b')).toHaveLength(2)
+  })
+
+  it('keeps its fastest peers busy and leaves a slow one to others while enough are busy', () => {
+    const s = new Scheduler({ chunks: 100, minInflightPerPeer: 1, maxInflightPerPeer: 1, maxBusyPeers: 2, random: seeded(14) })
+    const common = [...Array(90).keys()]
+    for (const p of ['a', 'b', 'c']) s.addPeer(p, bits(100, common), 0)
+    // "o" holds chunks no one else has, like a super-seeding origin's reveals
+    s.addPeer('o', bits(100, [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]), 0)
+    const [a1] = s.inflightAt('a')
+    const [b1] = s.inflightAt('b')
+    const [c1] = s.inflightAt('c')
+    const [o1] = s.inflightAt('o')
+    // a and b deliver in 10 and 12 ms and are asked again; c and o take 100 ms
+    expect(requests(s.onBlock('a', a1, true, 10), 'a')).toHaveLength(1)
+    expect(requests(s.onBlock('b', b1, true, 12), 'b')).toHaveLength(1)
+    expect(requests(s.onBlock('c', c1, true, 100))).toEqual([])
+    expect(s.inflightAt('c')).toEqual([])
+    // o is as slow, but what it offers is to be had nowhere else
+    expect(requests(s.onBlock('o', o1, true, 100), 'o')).toHaveLength(1)
+    // fewer than two fast ones busy: the slow peer is better than none
+    expect(requests(s.removePeer('b', 110), 'c')).toHaveLength(1)
+  })
+
   it('asks an idle peer for a chunk it announces without waiting for anything else', () => {
     const s = new Scheduler({ chunks: 100, random: seeded(12) })
     s.addPeer('a', full(100), 0)

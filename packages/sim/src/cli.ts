@@ -28,8 +28,14 @@ Options:
   --chunk-size <bytes>    bytes per chunk (default 4MiB)
   --latency-ms <min-max>  one-way latency per pair of nodes, uniform, e.g. 5-50 or 20 (default 5-50)
   --max-peers <n>         peers each node dials per artifact (default ${DEFAULT_MAX_PEERS})
+  --accept-peers <n>      sessions at which a node refuses more dials (default max-peers + 2,
+                          the exchange's acceptPeersPerArtifact)
   --publisher-peers <n>   nodes connected to the publisher (default 2 x max-peers)
   --publisher <mode>      super-seed or seed (default super-seed)
+  --upload-slots <n>      blocks a node sends at once; its requesters take turns, one block
+                          each; 0 or inf: no limit (default: no limit, as the exchange)
+  --publisher-upload-slots <n>
+                          the publisher's upload slots (default: --upload-slots)
   --seed <n>              random seed for topology, latencies and schedulers (default 1)
   --dt-ms <ms>            simulation time step (default 10)
   --reallocate <n>        passes re-offering unused bandwidth per step (default 1)
@@ -60,8 +66,11 @@ function readOptions (argv: string[]): CliOptions | undefined {
       'chunk-size': { type: 'string' },
       'latency-ms': { type: 'string' },
       'max-peers': { type: 'string' },
+      'accept-peers': { type: 'string' },
       'publisher-peers': { type: 'string' },
       publisher: { type: 'string' },
+      'upload-slots': { type: 'string' },
+      'publisher-upload-slots': { type: 'string' },
       seed: { type: 'string' },
       'dt-ms': { type: 'string' },
       reallocate: { type: 'string' },
@@ -92,11 +101,14 @@ function readOptions (argv: string[]): CliOptions | undefined {
     init.latencyMs = [min, max]
   }
   if (values['max-peers'] != null) init.maxPeers = integer('--max-peers', values['max-peers'], 0)
+  if (values['accept-peers'] != null) init.acceptPeers = integer('--accept-peers', values['accept-peers'], init.maxPeers ?? DEFAULT_MAX_PEERS)
   if (values['publisher-peers'] != null) init.publisherPeers = integer('--publisher-peers', values['publisher-peers'], 1)
   if (values.publisher != null) {
     if (values.publisher !== 'seed' && values.publisher !== 'super-seed') throw new UsageError(`--publisher must be super-seed or seed, got "${values.publisher}"`)
     init.publisherMode = values.publisher
   }
+  if (values['upload-slots'] != null) init.uploadSlots = slotCount('--upload-slots', values['upload-slots'])
+  if (values['publisher-upload-slots'] != null) init.publisherUploadSlots = slotCount('--publisher-upload-slots', values['publisher-upload-slots'])
   if (values.seed != null) init.seed = integer('--seed', values.seed, 0)
   if (values['dt-ms'] != null) {
     const dt = Number(values['dt-ms'])
@@ -111,6 +123,16 @@ function integer (flag: string, text: string, min: number): number {
   const n = Number(text)
   if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${text}"`)
   return n
+}
+
+/** A slot count: an integer >= 0, or inf / infinity / unlimited (0 and these mean no limit) */
+function slotCount (flag: string, text: string): number {
+  if (/^\s*(inf|infinity|unlimited)\s*$/i.test(text)) return Infinity
+  return integer(flag, text, 0)
+}
+
+function slotText (n: number): string {
+  return Number.isFinite(n) ? String(n) : 'unlimited'
 }
 
 function progressLine (p: SimProgress): string {
@@ -154,11 +176,12 @@ function main (argv: string[]): number {
     }
   }
   process.stdout.write(formatTable(results) + '\n')
-  const caps = results.every(r => r.maxUpUtilization <= 1 + 1e-9 && r.maxDownUtilization <= 1 + 1e-9)
+  const caps = results.every(r => r.maxUpUtilization <= 1 + 1e-9 && r.maxDownUtilization <= 1 + 1e-9 && r.maxSlotUtilization <= 1)
   process.stdout.write(`\nT* = max(F/u_s, F/d_min, N·F/(u_s + Σu_i)). Time steps of ${results[0].dtMs} ms; ` +
     `latency ${results[0].latencyMs[0]}–${results[0].latencyMs[1]} ms one way; ` +
-    `${results[0].maxPeers} peers dialled per node, publisher connected to ${results[0].publisherPeers}. ` +
-    `Caps held in every step: ${caps ? 'yes' : 'NO'}.\n`)
+    `${results[0].maxPeers} peers dialled per node, dials refused at ${results[0].acceptPeers}, publisher connected to ${results[0].publisherPeers}; ` +
+    `upload slots ${slotText(results[0].uploadSlots)} per node, ${slotText(results[0].publisherUploadSlots)} at the publisher. ` +
+    `Caps and upload slots held in every step: ${caps ? 'yes' : 'NO'}.\n`)
   if (opts.json != null) {
     writeFileSync(opts.json, JSON.stringify(results, null, 2) + '\n')
     if (!quiet) process.stderr.write(`results written to ${opts.json}\n`)

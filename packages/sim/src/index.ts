@@ -5,11 +5,13 @@
  * the publisher's `SuperSeeder`) that `@shoal/exchange` runs over libp2p, but over a modelled
  * network: every node has an upload and a download rate, every pair of connected nodes a one-way
  * latency, and each connection serves its client's requests one block at a time from a FIFO
- * queue. Thousands of nodes fit on one core, so the swarm can be measured against the
- * Kumar–Ross lower bound T* = max(F/u_s, F/d_min, N·F/(u_s + Σu_i)) at the scale it is built for.
+ * queue, taking turns for the node's upload slots (at most `uploadSlots` blocks leave a node at
+ * once, one per connection per turn). Thousands of nodes fit on one core, so the swarm can be
+ * measured against the Kumar–Ross lower bound T* = max(F/u_s, F/d_min, N·F/(u_s + Σu_i)) at
+ * the scale it is built for.
  *
  * Time advances in fixed steps (10 ms by default). In each step a node's upload capacity is split
- * evenly among its busy uploads and its download capacity among its busy downloads; a transfer
+ * evenly among its sending uploads and its download capacity among its busy downloads; a transfer
  * gets the smaller share, so no node ever exceeds its caps and the model can only be slower than
  * an ideal fluid network. Messages (handshake, have, request, cancel, reject) take the
  * connection's latency; a block is delivered one latency after its last byte is sent.
@@ -43,12 +45,15 @@
  *   publisherLink: { up: 1.25e9, down: 1.25e9 },
  *   scheduler: { maxInflightPerPeer: 4 }
  * })
+ *
+ * // 12 upload slots per node, 16 at the publisher
+ * simulate({ nodes: 1000, size: 5e9, uploadSlots: 12, publisherUploadSlots: 16 })
  * ```
  */
 
 export { simulate } from './simulate.js'
 export type { SimInit, SimProgress, LinkRates, SchedulerOptions } from './options.js'
-export { lowerBound, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_PEERS, DEFAULT_RATE } from './options.js'
+export { lowerBound, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_PEERS, DEFAULT_RATE, DEFAULT_UPLOAD_SLOTS } from './options.js'
 export type { SimResult, TimelineSample } from './report.js'
 export { formatTable } from './report.js'
 export { parseSize, parseRate, formatSize, formatRate, formatSeconds } from './units.js'

@@ -36,11 +36,16 @@ export interface SimResult {
   publisherUpRate: number
   latencyMs: readonly [number, number]
   maxPeers: number
+  /** Sessions at which a node refuses further dials */
+  acceptPeers: number
   publisherPeers: number
   /** How the publisher advertised chunks */
   publisherMode: 'seed' | 'super-seed'
   dtMs: number
   reallocatePasses: number
+  /** Upload slots of every node and of the publisher (Infinity, `null` in JSON: no limit) */
+  uploadSlots: number
+  publisherUploadSlots: number
   seed: number
   /** Kumar–Ross lower bound T*, seconds */
   lowerBound: number
@@ -79,6 +84,8 @@ export interface SimResult {
   /** Highest fraction of any node's upload / download cap used in one step (<= 1) */
   maxUpUtilization: number
   maxDownUtilization: number
+  /** Highest fraction of any node's upload slots held at once (<= 1; 0 with no limit) */
+  maxSlotUtilization: number
   /** Every finished node holds every chunk, by the simulator's count and its scheduler's */
   consistent: boolean
   /** Stopped because nothing was in flight while nodes were unfinished */
@@ -130,10 +137,13 @@ export function summarize (run: SimRun): SimResult {
     publisherUpRate: s.up[n],
     latencyMs: s.latencyMs,
     maxPeers: s.maxPeers,
+    acceptPeers: s.acceptPeers,
     publisherPeers: s.publisherPeers,
     publisherMode: run.publisherMode,
     dtMs: s.dtMs,
     reallocatePasses: s.reallocatePasses,
+    uploadSlots: s.uploadSlots,
+    publisherUploadSlots: s.publisherUploadSlots,
     seed: s.seed,
     lowerBound: bound,
     completed,
@@ -154,6 +164,7 @@ export function summarize (run: SimRun): SimResult {
     fromPeersFraction: firstCopies > 0 ? run.fromPeers / firstCopies : 0,
     maxUpUtilization: run.network.maxUpUtilization,
     maxDownUtilization: run.network.maxDownUtilization,
+    maxSlotUtilization: run.network.maxSlotUtilization,
     consistent: run.consistent,
     stalled: run.stalled,
     timedOut: run.timedOut,
@@ -172,6 +183,7 @@ const COLUMNS: Array<[string, (r: SimResult) => string]> = [
   ['link', r => r.upRate === r.downRate ? formatRate(r.upRate) : `${formatRate(r.upRate)} up / ${formatRate(r.downRate)} down`],
   ['chunk', r => formatSize(r.chunkSize)],
   ['publisher', r => r.publisherMode],
+  ['slots', r => r.uploadSlots === r.publisherUploadSlots ? slots(r.uploadSlots) : `${slots(r.uploadSlots)} (pub ${slots(r.publisherUploadSlots)})`],
   ['T*', r => formatSeconds(r.lowerBound)],
   ['p50', r => formatSeconds(r.p50)],
   ['p90', r => formatSeconds(r.p90)],
@@ -193,6 +205,10 @@ export function formatTable (results: SimResult[]): string {
   const widths = COLUMNS.map((_, i) => Math.max(...rows.map(row => row[i].length)))
   const line = (row: string[]): string => '| ' + row.map((cell, i) => cell.padEnd(widths[i])).join(' | ') + ' |'
   return [line(rows[0]), '|' + widths.map(w => '-'.repeat(w + 2)).join('|') + '|', ...rows.slice(1).map(line)].join('\n')
+}
+
+function slots (n: number): string {
+  return Number.isFinite(n) ? String(n) : '∞'
 }
 
 function ratio (x: number): string {

@@ -113,6 +113,7 @@ class Simulation implements NetworkSink {
     this.topo = buildTopology({
       nodes: s.nodes,
       maxPeers: s.maxPeers,
+      acceptPeers: s.acceptPeers,
       publisherPeers: s.publisherPeers,
       latencyMs: s.latencyMs,
       random: seededRandom(deriveSeed(s.seed, 2))
@@ -128,7 +129,8 @@ class Simulation implements NetworkSink {
       chunkSize: s.chunkSize,
       size: s.size,
       maxQueued: s.maxQueuedRequests,
-      reallocatePasses: s.reallocatePasses
+      reallocatePasses: s.reallocatePasses,
+      uploadSlots: Float64Array.from({ length: s.nodes + 1 }, (_, v) => v === s.nodes ? s.publisherUploadSlots : s.uploadSlots)
     })
     this.mq = new MessageQueue(s.dtMs, s.latencyMs[1] + s.dtMs, this.topo.dst, this.topo.count)
     this.publisherSends = new Uint32Array(s.chunks)

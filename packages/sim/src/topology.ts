@@ -1,10 +1,11 @@
 /**
  * Who is connected to whom. Like the real node, which dials peers for an artifact until it has
- * `maxPeers` sessions and accepts inbound ones up to twice that, every node here (in random
- * order) dials random others until its degree reaches `maxPeers`, and a node already at
- * `2 · maxPeers` refuses. Degrees are therefore between the two bounds (when there are enough
- * nodes) and average somewhat above `maxPeers`. The publisher is connected to `publisherPeers`
- * random nodes first; that session counts towards a node's degree.
+ * `maxPeers` sessions and accepts inbound ones up to `acceptPeers` (the exchange's
+ * `acceptPeersPerArtifact`, `maxPeers + 2`), every node here (in random order) dials random
+ * others until its degree reaches `maxPeers`, and a node already at `acceptPeers` refuses.
+ * Degrees are therefore between the two bounds (when there are enough nodes). The publisher is
+ * connected to `publisherPeers` random nodes first (an origin accepts twice `maxPeers`); that
+ * session counts towards a node's degree.
  */
 
 export interface TopologyInit {
@@ -12,6 +13,8 @@ export interface TopologyInit {
   nodes: number
   /** Connections each node dials up to (its sessions, publisher included) */
   maxPeers: number
+  /** Sessions at which a node refuses further dials (default `maxPeers + 2`) */
+  acceptPeers?: number
   /** Nodes connected to the publisher */
   publisherPeers: number
   /** One-way latency of a connection, drawn uniformly from [min, max] ms */
@@ -42,6 +45,7 @@ export function buildTopology (init: TopologyInit): Topology {
   const count = nodes + 1
   const publisher = nodes
   const [minLat, maxLat] = init.latencyMs
+  const accept = init.acceptPeers ?? init.maxPeers + 2
   const adj: number[][] = Array.from({ length: count }, () => [])
   const linked = new Set<number>()
   const a: number[] = []
@@ -70,7 +74,7 @@ export function buildTopology (init: TopologyInit): Topology {
     const target = Math.min(init.maxPeers, nodes - 1 + pub)
     for (let tries = 0; adj[v].length < target && tries < 100 * init.maxPeers + 100; tries++) {
       const w = Math.floor(random() * nodes)
-      if (w === v || adj[w].length >= 2 * init.maxPeers || linked.has(v * count + w)) continue
+      if (w === v || adj[w].length >= accept || linked.has(v * count + w)) continue
       connect(v, w)
     }
   }

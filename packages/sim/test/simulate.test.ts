@@ -57,12 +57,27 @@ describe('simulate', () => {
       down: 8e7 * (0.5 + random())
     })
     for (const reallocatePasses of [0, 1, 3]) {
-      const r = simulate({ nodes: 15, size: 16 * MiB, chunkSize: MiB, link, publisherLink: { up: 1e8, down: 1e8 }, dtMs: 2, maxPeers: 5, reallocatePasses, seed: 11 })
-      expect(r.completed).toBe(15)
-      expect(r.maxUpUtilization).toBeLessThanOrEqual(1 + 1e-9)
-      expect(r.maxDownUtilization).toBeLessThanOrEqual(1 + 1e-9)
-      expect(r.max).toBeGreaterThanOrEqual(r.lowerBound)
+      for (const uploadSlots of [1, 4, Infinity]) {
+        const r = simulate({ nodes: 15, size: 16 * MiB, chunkSize: MiB, link, publisherLink: { up: 1e8, down: 1e8 }, dtMs: 2, maxPeers: 5, reallocatePasses, uploadSlots, seed: 11 })
+        expect(r.completed).toBe(15)
+        expect(r.maxUpUtilization).toBeLessThanOrEqual(1 + 1e-9)
+        expect(r.maxDownUtilization).toBeLessThanOrEqual(1 + 1e-9)
+        expect(r.maxSlotUtilization).toBeLessThanOrEqual(1)
+        expect(r.max).toBeGreaterThanOrEqual(r.lowerBound)
+      }
     }
+  })
+
+  it('reports its upload slots (none by default, as the exchange); 0 and Infinity mean no limit', () => {
+    const a = run({ nodes: 6, size: 4 * MiB, maxPeers: 3, uploadSlots: 0 })
+    const b = run({ nodes: 6, size: 4 * MiB, maxPeers: 3, uploadSlots: Infinity })
+    expect(a.uploadSlots).toBe(Infinity)
+    expect(a.completion).toEqual(b.completion)
+    expect(a.maxSlotUtilization).toBe(0)
+    const c = run({ nodes: 6, size: 4 * MiB, maxPeers: 3, uploadSlots: 2, publisherUploadSlots: 3 })
+    expect([c.uploadSlots, c.publisherUploadSlots]).toEqual([2, 3])
+    expect(c.maxSlotUtilization).toBe(1)
+    expect(run({ nodes: 6, size: 4 * MiB, maxPeers: 3 }).uploadSlots).toBe(Infinity)
   })
 
   it('is deterministic for a seed', () => {
@@ -88,6 +103,10 @@ describe('simulate', () => {
     expect(() => simulate({ nodes: 0, size: 1 })).toThrow(RangeError)
     expect(() => simulate({ nodes: 1, size: 10, link: { up: 0, down: 1 } })).toThrow(RangeError)
     expect(() => simulate({ nodes: 1, size: 10, latencyMs: [5, 1] })).toThrow(RangeError)
+    expect(() => simulate({ nodes: 1, size: 10, uploadSlots: -1 })).toThrow(RangeError)
+    expect(() => simulate({ nodes: 1, size: 10, uploadSlots: 2.5 })).toThrow(RangeError)
+    expect(() => simulate({ nodes: 1, size: 10, publisherUploadSlots: NaN })).toThrow(RangeError)
+    expect(() => simulate({ nodes: 20, size: 10, maxPeers: 8, acceptPeers: 4 })).toThrow(RangeError)
   })
 })
 
