@@ -42,8 +42,9 @@ export interface ExchangeInit {
   /**
    * Sessions per artifact beyond which inbound ones are refused (the dialler tries another
    * peer). Only a little above `maxPeersPerArtifact`: a node everyone dials would otherwise
-   * split its uplink among twice as many peers as the rest, and in the simulator of 1000 nodes
-   * that alone stretched the last copy from 1.16 to 1.31 T*. An origin (a super-seeding
+   * split its uplink among twice as many peers as the rest: in the simulator of 1000 nodes,
+   * accepting twice the bound held the last copy at 1.31 T*, this limit alone brings it to 1.17.
+   * An origin (a super-seeding
    * publisher) accepts twice `maxPeersPerArtifact`: every chunk has to leave it once.
    *
    * @default maxPeersPerArtifact + 2
