@@ -44,8 +44,8 @@ export interface ExchangeInit {
    * peer). Only a little above `maxPeersPerArtifact`: a node everyone dials would otherwise
    * split its uplink among twice as many peers as the rest: in the simulator of 1000 nodes,
    * accepting twice the bound held the last copy at 1.31 T*, this limit alone brings it to 1.17.
-   * An origin (a super-seeding
-   * publisher) accepts twice `maxPeersPerArtifact`: every chunk has to leave it once.
+   * An origin (a super-seeding publisher) accepts twice `maxPeersPerArtifact`: every chunk has
+   * to leave it once.
    *
    * @default maxPeersPerArtifact + 2
    */
