@@ -2,6 +2,7 @@ import { gossipsub } from '@libp2p/gossipsub'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { DHT_PROTOCOL } from './constants.js'
+import { fastMsgId } from './fast-msg-id.js'
 import type { GossipSub, GossipSubComponents, GossipsubOpts } from '@libp2p/gossipsub'
 import type { KadDHT, KadDHTComponents, KadDHTInit } from '@libp2p/kad-dht'
 import type { Ping, PingComponents } from '@libp2p/ping'
@@ -96,6 +97,7 @@ export function discoveryServices (init: DiscoveryServicesInit = {}): DiscoveryS
       // internet). A fleet behind one NAT, or a swarm on one host, is exactly that: without this
       // a 14th node on 127.0.0.1 is graylisted and never hears an announcement.
       scoreParams: { IPColocationFactorWeight: 0 },
+      fastMsgIdFn: fastMsgId,
       ...init.pubsub,
       emitSelf: false
     }),
