@@ -5,6 +5,7 @@
  */
 import './polyfill.js'
 import { mkdir, access, constants as fsConstants } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join, resolve } from 'node:path'
 import { setMaxListeners } from 'node:events'
 import { chunkFile, parseArtifactId, DEFAULT_CHUNK_SIZE } from '@shoal/content'
@@ -37,6 +38,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** How long a libp2p keep-alive ping may take before the connection is dropped as dead */
 const CONNECTION_PING_TIMEOUT_MS = 60_000
+/** Longest random wait before providing a downloaded artifact (see `provide`) */
+const PROVIDE_JITTER_MS = 15_000
 
 export type ShoalServices = DiscoveryServices & { exchange: Exchange, identify: unknown }
 
@@ -264,8 +267,9 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     this.published.set(key, {
       id: key, name: manifest.name, size: manifest.size, publisher: this.peerId.toString(), addrs: this.multiaddrs, at: Date.now()
     })
-    void this.provide(id)
+    // Announce first: the swarm's nodes start at once from it, the DHT is for whoever comes later.
     await this.reannounce()
+    void this.provide(id)
     return { id, manifest, reused }
   }
 
@@ -282,7 +286,11 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     const done = this.paths.get(key)
     if (done != null) return done
     const job = (async () => {
-      void this.findHolders(cid)
+      // A hint with addresses (say, the publisher from its announcement) is a holder already: the
+      // DHT would find that same one, and a whole swarm querying it the moment an announcement
+      // lands is a burst of lookups that delays the first blocks. If sessions stay short of
+      // peers, the periodic check asks the DHT.
+      if (!hints.some(h => h.multiaddrs.length > 0)) void this.findHolders(cid)
       void this.offerConnectedPeers(cid)
       const handle = await this.exchange.fetch(cid, { signal: this.stopping.signal })
       const dest = resolve(this.config.outputDir, handle.manifest.name)
@@ -291,7 +299,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       this.paths.set(key, path)
       const progress = this.progressOf(key)
       void this.sendBeacon(key, true)
-      if (!this.provided.has(key)) void this.provide(cid)
+      if (!this.provided.has(key)) void this.provide(cid, PROVIDE_JITTER_MS)
       this.safeDispatchEvent('complete', { detail: progress })
       void this.enforceRetention()
       return path
@@ -394,18 +402,21 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     // a DHT provide is a lookup of the k closest peers, and a whole swarm providing at the same
     // moment (each at its first chunk) costs more CPU than the transfer. Until then, beacons and
     // peer exchange point others at partial holders.
-    if (s.complete && !this.provided.has(s.id)) void this.provide(cid)
+    if (s.complete && !this.provided.has(s.id)) void this.provide(cid, PROVIDE_JITTER_MS)
     void this.sendBeacon(s.id, false, s)
     this.safeDispatchEvent('progress', { detail: this.decorate(s) })
   }
 
   /**
    * Provide in the DHT, one artifact at a time: each provide is a lookup that dials about twenty
-   * peers, and a node receiving a burst of artifacts would otherwise run them all at once.
+   * peers, and a node receiving a burst of artifacts would otherwise run them all at once. With
+   * `jitterMs`, after a random wait up to that long: a swarm finishes within moments, and its
+   * provides would otherwise all run while its last nodes are still downloading.
    */
-  private async provide (cid: CID): Promise<void> {
+  private async provide (cid: CID, jitterMs = 0): Promise<void> {
     const key = cid.toString()
     this.provided.add(key)
+    if (jitterMs > 0) await sleep(Math.random() * jitterMs, undefined, { signal: this.stopping.signal, ref: false }).catch(() => {})
     const run = async (): Promise<void> => {
       if (this.stopping.signal.aborted || this.store.get(key) == null) return
       try {
