@@ -38,6 +38,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** How long a libp2p keep-alive ping may take before the connection is dropped as dead */
 const CONNECTION_PING_TIMEOUT_MS = 60_000
+/** How often a holder repeats its complete beacons (see `reannounce`) */
+const HOLDER_BEACON_REPEAT_MS = 15_000
 /** Longest random wait before providing a downloaded artifact (see `provide`) */
 const PROVIDE_JITTER_MS = 15_000
 
@@ -102,6 +104,8 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   /** Our addresses as strings, rebuilt when libp2p reports a change */
   private addrs?: string[]
   private reannounceTimer?: ReturnType<typeof setTimeout>
+  /** When holder beacons were last repeated (epoch ms) */
+  private holderBeaconsAt = 0
 
   private readonly datastore?: LevelDatastore
 
@@ -441,11 +445,17 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     } catch {}
   }
 
-  /** Gossip only reaches peers already subscribed, so announcements and beacons are repeated */
+  /**
+   * Gossip only reaches peers already subscribed, so announcements and beacons are repeated.
+   * Every holder's beacons reach every node, so holders repeat theirs less often than a
+   * publisher its announcement: that traffic grows with the swarm.
+   */
   private async reannounce (): Promise<void> {
     for (const a of this.published.values()) {
       await this.discovery.announce({ ...a, addrs: this.multiaddrs, at: Date.now() }).catch(() => {})
     }
+    if (Date.now() - this.holderBeaconsAt < HOLDER_BEACON_REPEAT_MS) return
+    this.holderBeaconsAt = Date.now()
     for (const key of this.paths.keys()) {
       if (!this.published.has(key)) await this.sendBeacon(key, true)
     }
