@@ -88,6 +88,8 @@ export class Transfer implements SessionHost {
   private completedAt?: number
   private readonly ctx: TransferContext
   private readonly pendingBitfields = new Map<string, Uint8Array>()
+  /** Peers that told us they lack the manifest: they get it the moment we have it */
+  private readonly wantManifest = new Set<string>()
   private readonly counters = { received: 0, sent: 0, duplicate: 0, invalid: 0, from: new Map<string, number>() }
   /** Chunk writes in progress, so a copy arriving meanwhile counts as a duplicate, not twice */
   private readonly writing = new Map<number, Promise<boolean>>()
@@ -205,12 +207,19 @@ export class Transfer implements SessionHost {
     if (this.handle == null && hs.manifest.byteLength > 0) {
       await this.adoptManifest(hs.manifest)
     }
+    // A peer without the manifest gets it from us as soon as we have it: now (in our reply, or
+    // pushed as a second handshake), or when we get it. Otherwise a node whose peers all lacked
+    // it when they met would wait forever: it only dials more when it has room for more peers.
+    const wants = hs.wantManifest && hs.manifest.byteLength === 0
     if (!session.outbound) {
       const reply = this.ourHandshake()
-      reply.wantManifest = false
-      if (hs.wantManifest && this.handle != null) reply.manifest = bytes(this.handle.manifestBytes)
+      if (wants && this.handle != null) reply.manifest = bytes(this.handle.manifestBytes)
       session.handshake(reply)
+    } else if (wants && this.handle != null) {
+      this.pushManifest(session)
     }
+    if (wants && this.handle == null) this.wantManifest.add(session.peer)
+    else this.wantManifest.delete(session.peer)
     this.sendPex(session)
     if (this.seeder != null) {
       this.reveal(this.seeder.addPeer(session.peer, this.bitsOf(hs.bitfield)))
@@ -305,6 +314,7 @@ export class Transfer implements SessionHost {
     this.sessions.delete(session.peer)
     if (this.seeder != null) this.reveal(this.seeder.removePeer(session.peer))
     this.pendingBitfields.delete(session.peer)
+    this.wantManifest.delete(session.peer)
     if (err != null) this.ctx.log('session with %s for %s ended: %s', session.peer, this.key, err.message)
     if (this.scheduler != null) this.apply(this.scheduler.removePeer(session.peer, this.ctx.now()))
     this.connectMore()
@@ -391,6 +401,12 @@ export class Transfer implements SessionHost {
     if (this.scheduler != null) this.apply(this.scheduler.pause())
   }
 
+  /** Send the manifest to a peer that lacks it, in a handshake carrying our current bitfield */
+  private pushManifest (session: Session): void {
+    if (this.handle == null || session.isClosed) return
+    session.handshake({ ...this.ourHandshake(), manifest: bytes(this.handle.manifestBytes) })
+  }
+
   /** After a full disk stopped us before the manifest was stored: ask a peer for it again */
   private retryManifest (): void {
     if (this.handle != null) return
@@ -419,6 +435,11 @@ export class Transfer implements SessionHost {
     this.ensureScheduler()
     for (const [peer, bits] of this.pendingBitfields) this.peerBitfield(peer, bits)
     this.pendingBitfields.clear()
+    for (const peer of this.wantManifest) {
+      const session = this.sessions.get(peer)
+      if (session != null) this.pushManifest(session)
+    }
+    this.wantManifest.clear()
   }
 
   private ensureScheduler (): void {

@@ -86,6 +86,31 @@ describe('exchange over real libp2p', () => {
     expect(Buffer.compare(await readFile(path), art.bytes)).toBe(0)
   }, 60_000)
 
+  it('a peer that gets the manifest later passes it on to peers that asked for it before', async () => {
+    const art = await randomArtifact('late-manifest.bin', 300_000)
+    const seeder = await makeNode('lm-seeder')
+    await seeder.store.addComplete(art.manifest, art.manifestBytes, art.id, art.path)
+    const relay = await makeNode('lm-relay')
+    // One peer only: the leecher never dials the seeder it hears of, it must get everything,
+    // the manifest included, through the relay.
+    const leecher = await makeNode('lm-leecher', { maxPeersPerArtifact: 1 })
+
+    // Neither has the manifest when they meet.
+    const relayDone = relay.exchange.fetch(art.id)
+    leecher.exchange.addPeers(art.id, [candidate(relay)])
+    const leecherDone = leecher.exchange.fetch(art.id)
+    await waitFor('leecher-relay session', () => leecher.exchange.peersOf(art.id).length === 1)
+    expect(leecher.store.get(art.id)).toBeUndefined()
+
+    relay.exchange.addPeers(art.id, [candidate(seeder)])
+    const handle = await within('leecher fetch', leecherDone, 30_000)
+    await within('relay fetch', relayDone, 30_000)
+    expect(leecher.exchange.peersOf(art.id)).toEqual([relay.libp2p.peerId.toString()])
+    expect(leecher.exchange.stats(art.id)?.bytesReceivedFrom[relay.libp2p.peerId.toString()]).toBe(art.bytes.byteLength)
+    const path = await handle.finalize(join(leecher.dir, 'out', 'late-manifest.bin'))
+    expect(Buffer.compare(await readFile(path), art.bytes)).toBe(0)
+  }, 60_000)
+
   it('never sends a chunk that went bad on its disk: the peer is refused and fetches it elsewhere', async () => {
     const art = await randomArtifact('rotten.bin', 1024 * 1024 + 555)
     const chunks = art.manifest.chunks.length
