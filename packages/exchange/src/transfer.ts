@@ -90,6 +90,8 @@ export class Transfer implements SessionHost {
   private readonly pendingBitfields = new Map<string, Uint8Array>()
   /** Peers that told us they lack the manifest: they get it the moment we have it */
   private readonly wantManifest = new Set<string>()
+  /** A manifest being stored (see `adoptManifest`) */
+  private adopting?: Promise<void>
   private readonly counters = { received: 0, sent: 0, duplicate: 0, invalid: 0, from: new Map<string, number>() }
   /** Chunk writes in progress, so a copy arriving meanwhile counts as a duplicate, not twice */
   private readonly writing = new Map<number, Promise<boolean>>()
@@ -415,7 +417,19 @@ export class Transfer implements SessionHost {
     for (const c of this.candidates.values()) c.lastDial = undefined
   }
 
+  /**
+   * Store a manifest a peer sent, once: several peers' handshakes often bring it within one
+   * moment, and each must not create the download anew while the first is being stored.
+   */
   private async adoptManifest (bytes: Uint8Array): Promise<void> {
+    while (this.adopting != null) await this.adopting
+    if (this.handle != null) return
+    const adopting = this.storeManifest(bytes)
+    this.adopting = adopting.then(() => {}, () => {}).finally(() => { this.adopting = undefined })
+    await adopting
+  }
+
+  private async storeManifest (bytes: Uint8Array): Promise<void> {
     let manifest
     try {
       manifest = decodeManifest(bytes, this.id)

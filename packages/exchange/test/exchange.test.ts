@@ -111,6 +111,22 @@ describe('exchange over real libp2p', () => {
     expect(Buffer.compare(await readFile(path), art.bytes)).toBe(0)
   }, 60_000)
 
+  it('stores the manifest once when several peers bring it at the same moment', async () => {
+    const art = await randomArtifact('many-manifests.bin', 300_000)
+    const seeders = await Promise.all([0, 1, 2, 3].map(async i => await makeNode(`mm-seeder-${i}`)))
+    for (const s of seeders) await s.store.addComplete(art.manifest, art.manifestBytes, art.id, art.path)
+    const leecher = await makeNode('mm-leecher')
+    let creates = 0
+    const create = leecher.store.create.bind(leecher.store)
+    leecher.store.create = async (...args) => { creates++; return await create(...args) }
+
+    leecher.exchange.addPeers(art.id, seeders.map(candidate))
+    const handle = await within('fetch', leecher.exchange.fetch(art.id), 30_000)
+    expect(creates).toBe(1)
+    const path = await handle.finalize(join(leecher.dir, 'out', 'many-manifests.bin'))
+    expect(Buffer.compare(await readFile(path), art.bytes)).toBe(0)
+  }, 60_000)
+
   it('never sends a chunk that went bad on its disk: the peer is refused and fetches it elsewhere', async () => {
     const art = await randomArtifact('rotten.bin', 1024 * 1024 + 555)
     const chunks = art.manifest.chunks.length
