@@ -38,6 +38,10 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** How long a libp2p keep-alive ping may take before the connection is dropped as dead */
 const CONNECTION_PING_TIMEOUT_MS = 60_000
+/** Below this many connections a node redials peers it knows, `RECONNECT_BATCH` at a time (see `reconnect`) */
+const MIN_CONNECTIONS = 4
+const RECONNECT_BATCH = 8
+const RECONNECT_INTERVAL_MS = 5_000
 /** How often a holder repeats its complete beacons (see `reannounce`) */
 const HOLDER_BEACON_REPEAT_MS = 15_000
 /** Longest random wait before providing a downloaded artifact (see `provide`) */
@@ -228,6 +232,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     await this.discovery.start()
     this.every(this.config.announceIntervalMs, () => { void this.reannounce() })
     this.every(this.config.findIntervalMs, () => { void this.findMoreHolders() })
+    this.every(RECONNECT_INTERVAL_MS, () => { void this.reconnect() })
     // After a restart, finished artifacts are served again at once and partial ones resume.
     for (const handle of this.store.list()) {
       if (handle.isComplete && handle.path != null) {
@@ -237,6 +242,26 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       }
     }
     void this.enforceRetention()
+  }
+
+  /**
+   * A node with few connections redials peers it has heard of, a few at a time. Discovery
+   * reports a peer once; if that first dial failed (say a publisher joining 48 nodes over a slow
+   * link, its dials all timing out together) the node would otherwise stay alone for good.
+   */
+  private async reconnect (): Promise<void> {
+    if (this.stopping.signal.aborted || this.libp2p.getConnections().length >= MIN_CONNECTIONS) return
+    const connected = new Set(this.libp2p.getPeers().map(p => p.toString()))
+    let known
+    try {
+      known = await this.libp2p.peerStore.all()
+    } catch {
+      return
+    }
+    const idle = known.filter(p => !connected.has(p.id.toString()) && p.addresses.length > 0)
+    for (const p of idle.sort(() => Math.random() - 0.5).slice(0, RECONNECT_BATCH)) {
+      this.libp2p.dial(p.id, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+    }
   }
 
   /** Stop networking and close the store; also releases a node that was created but never started */

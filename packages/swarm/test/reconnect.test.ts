@@ -1,0 +1,49 @@
+/**
+ * Discovery reports a peer once. A node whose first dials all failed (a publisher joining a big
+ * swarm over a slow link, its dials timing out together) must not stay alone: it redials the
+ * peers it knows while it has few connections. Real libp2p nodes on 127.0.0.1; the first dials
+ * are made to fail by a connection gater that refuses everything until it is lifted.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { TestSwarm, until } from './helpers.js'
+import type { ShoalNode } from '../src/index.js'
+import type { ConnectionGater } from '@libp2p/interface'
+
+let dir: string
+let swarm: TestSwarm
+let closed = true
+
+const gater: ConnectionGater = {
+  denyDialPeer: async () => closed,
+  denyInboundEncryptedConnection: async () => closed,
+  denyOutboundEncryptedConnection: async () => closed
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'shoal-reconnect-'))
+  swarm = new TestSwarm(dir, 'reconnect-test')
+})
+afterAll(async () => {
+  await swarm.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+const connected = (a: ShoalNode, b: ShoalNode): boolean => a.libp2p.getConnections(b.peerId).length > 0
+
+it('a node whose first dials failed connects once its peers can be reached', async () => {
+  const a = await swarm.start('a', { connectionGater: gater })
+  const b = await swarm.start('b', { connectionGater: gater })
+  // Both find each other in the rendezvous directory; their dials are refused.
+  const deadline = Date.now() + 20_000
+  while (!(await a.libp2p.peerStore.has(b.peerId)) || !(await b.libp2p.peerStore.has(a.peerId))) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the nodes to discover each other')
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  await new Promise(resolve => setTimeout(resolve, 2_000))
+  expect(connected(a, b)).toBe(false)
+
+  closed = false
+  await until('a and b to connect', () => connected(a, b), 30_000)
+}, 60_000)
