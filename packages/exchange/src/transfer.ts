@@ -213,13 +213,8 @@ export class Transfer implements SessionHost {
     // pushed as a second handshake), or when we get it. Otherwise a node whose peers all lacked
     // it when they met would wait forever: it only dials more when it has room for more peers.
     const wants = hs.wantManifest && hs.manifest.byteLength === 0
-    if (!session.outbound) {
-      const reply = this.ourHandshake()
-      if (wants && this.handle != null) reply.manifest = bytes(this.handle.manifestBytes)
-      session.handshake(reply)
-    } else if (wants && this.handle != null) {
-      this.pushManifest(session)
-    }
+    if (wants && this.handle != null) this.pushManifest(session) // as our reply, if we owe one
+    else if (!session.outbound) session.handshake(this.ourHandshake())
     if (wants && this.handle == null) this.wantManifest.add(session.peer)
     else this.wantManifest.delete(session.peer)
     this.sendPex(session)

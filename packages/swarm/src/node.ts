@@ -196,10 +196,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     // starting: discovery modules report what they already know while libp2p starts, once.
     this.libp2p.addEventListener('peer:discovery', (evt) => {
       const peer = evt.detail.id
-      setImmediate(() => {
-        if (this.stopping.signal.aborted || this.libp2p.getConnections(peer).length > 0) return
-        this.libp2p.dial(peer, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
-      })
+      setImmediate(() => { this.dialIfApart(peer) })
     })
     try {
       await this.libp2p.start()
@@ -259,9 +256,13 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       return
     }
     const idle = known.filter(p => !connected.has(p.id.toString()) && p.addresses.length > 0)
-    for (const p of idle.sort(() => Math.random() - 0.5).slice(0, RECONNECT_BATCH)) {
-      this.libp2p.dial(p.id, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
-    }
+    for (const p of idle.sort(() => Math.random() - 0.5).slice(0, RECONNECT_BATCH)) this.dialIfApart(p.id)
+  }
+
+  /** Dial a peer we have no connection to; a failure is left to the next discovery or reconnect */
+  private dialIfApart (peer: PeerId): void {
+    if (this.stopping.signal.aborted || this.libp2p.getConnections(peer).length > 0) return
+    this.libp2p.dial(peer, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
   }
 
   /** Stop networking and close the store; also releases a node that was created but never started */
