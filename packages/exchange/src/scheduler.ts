@@ -171,6 +171,11 @@ export class Scheduler {
     return this.have.get(index)
   }
 
+  /** Whether `peer` is known to hold chunk `index` (from its handshake or a `have`) */
+  peerHas (peer: string, index: number): boolean {
+    return this.peers.get(peer)?.bitfield.get(index) === true
+  }
+
   /** Peers currently known to the scheduler */
   get peerIds (): string[] {
     return [...this.peers.keys()]

@@ -39,6 +39,8 @@ export interface TransferStats {
   bytesSent: number
   /** Block bytes received that we already had (endgame duplicates, late arrivals) */
   duplicateBytes: number
+  /** Chunks announced to peers with `have`, counted once per peer told */
+  havesSent: number
   /** Blocks that failed verification against their CID */
   invalidBlocks: number
   /** When this node started downloading (epoch ms); absent for artifacts it published */
@@ -92,7 +94,9 @@ export class Transfer implements SessionHost {
   private readonly wantManifest = new Set<string>()
   /** A manifest being stored (see `adoptManifest`) */
   private adopting?: Promise<void>
-  private readonly counters = { received: 0, sent: 0, duplicate: 0, invalid: 0, from: new Map<string, number>() }
+  private readonly counters = { received: 0, sent: 0, duplicate: 0, invalid: 0, haves: 0, from: new Map<string, number>() }
+  /** Peers that super-seed this artifact: they count every copy, so they get every `have` */
+  private readonly origins = new Set<string>()
   /** Chunk writes in progress, so a copy arriving meanwhile counts as a duplicate, not twice */
   private readonly writing = new Map<number, Promise<boolean>>()
   private readonly done: { promise: Promise<ArtifactHandle>, resolve(h: ArtifactHandle): void, reject(e: Error): void }
@@ -176,7 +180,8 @@ export class Transfer implements SessionHost {
       // A super-seeding origin shows nothing up front; it reveals chunks with `have`s.
       bitfield: bytes(this.seeder != null ? new Uint8Array(0) : this.handle?.bitfieldBytes() ?? new Uint8Array(0)),
       wantManifest,
-      manifest: new Uint8Array(0)
+      manifest: new Uint8Array(0),
+      superSeeding: this.seeder != null
     }
   }
 
@@ -217,6 +222,8 @@ export class Transfer implements SessionHost {
     else if (!session.outbound) session.handshake(this.ourHandshake())
     if (wants && this.handle == null) this.wantManifest.add(session.peer)
     else this.wantManifest.delete(session.peer)
+    if (hs.superSeeding) this.origins.add(session.peer)
+    else this.origins.delete(session.peer)
     this.sendPex(session)
     if (this.seeder != null) {
       this.reveal(this.seeder.addPeer(session.peer, this.bitsOf(hs.bitfield)))
@@ -312,6 +319,7 @@ export class Transfer implements SessionHost {
     if (this.seeder != null) this.reveal(this.seeder.removePeer(session.peer))
     this.pendingBitfields.delete(session.peer)
     this.wantManifest.delete(session.peer)
+    this.origins.delete(session.peer)
     if (err != null) this.ctx.log('session with %s for %s ended: %s', session.peer, this.key, err.message)
     if (this.scheduler != null) this.apply(this.scheduler.removePeer(session.peer, this.ctx.now()))
     this.connectMore()
@@ -369,6 +377,7 @@ export class Transfer implements SessionHost {
       bytesReceivedFrom: Object.fromEntries(this.counters.from),
       bytesSent: sent,
       duplicateBytes: this.counters.duplicate,
+      havesSent: this.counters.haves,
       invalidBlocks: this.counters.invalid,
       startedAt: this.startedAt,
       completedAt: this.completedAt
@@ -489,7 +498,12 @@ export class Transfer implements SessionHost {
   private reveal (actions: RevealAction[]): void {
     const byPeer = new Map<string, number[]>()
     for (const a of actions) push(byPeer, a.peer, a.index)
-    for (const [peer, indices] of byPeer) this.sessions.get(peer)?.have(indices)
+    for (const [peer, indices] of byPeer) {
+      const session = this.sessions.get(peer)
+      if (session == null) continue
+      this.counters.haves += indices.length
+      session.have(indices)
+    }
   }
 
   private apply (actions: SchedulerAction[]): void {
@@ -512,9 +526,18 @@ export class Transfer implements SessionHost {
     if (complete) this.finish()
   }
 
-  /** Tell every peer what we just verified, so they can fetch it from us at once */
+  /**
+   * Tell peers what we just verified, so they can fetch it from us at once. A peer known to
+   * hold a chunk has no use for the news (near the end that is most of them), except an
+   * origin: its super-seeder needs every copy to know which reveals the swarm passed on.
+   */
   private broadcastHave (indices: number[]): void {
-    for (const s of this.sessions.values()) s.have(indices)
+    const scheduler = this.scheduler
+    for (const s of this.sessions.values()) {
+      const news = scheduler == null || this.origins.has(s.peer) ? indices : indices.filter(i => !scheduler.peerHas(s.peer, i))
+      this.counters.haves += news.length
+      s.have(news)
+    }
   }
 
   private finish (): void {

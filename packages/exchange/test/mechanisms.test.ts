@@ -75,6 +75,24 @@ describe('swarm mechanisms over real libp2p', () => {
     expect(chunks).toBeGreaterThan(16)
   }, 60_000)
 
+  it('announces a chunk only to peers that lack it, but every chunk to an origin', async () => {
+    const art = await randomArtifact('haves.bin', 2 * MB)
+    const chunks = art.manifest.chunks.length
+    const seed = await makeNode('haves-seed')
+    const origin = await makeNode('haves-origin')
+    for (const s of [seed, origin]) await s.store.addComplete(art.manifest, art.manifestBytes, art.id, art.path)
+    origin.exchange.superSeed(art.id)
+    const fromSeed = await makeNode('haves-from-seed')
+    const fromOrigin = await makeNode('haves-from-origin')
+    fromSeed.exchange.addPeers(art.id, [candidate(seed)])
+    fromOrigin.exchange.addPeers(art.id, [candidate(origin)])
+    await within('both fetches', Promise.all([fromSeed.exchange.fetch(art.id), fromOrigin.exchange.fetch(art.id)]), 45_000)
+    // The seed showed every chunk in its handshake: telling it of each one would be noise.
+    expect(fromSeed.exchange.stats(art.id)?.havesSent).toBe(0)
+    // The origin revealed each chunk before it was asked for, yet it hears of every copy.
+    expect(fromOrigin.exchange.stats(art.id)?.havesSent).toBe(chunks)
+  }, 60_000)
+
   it('peer exchange: a node that knows only the origin finds the origin\'s other peers', async () => {
     const art = await randomArtifact('pex.bin', 8 * MB)
     const origin = await makeNode('pex-origin', { maxUploadBytesPerSecond: 2 * MB })

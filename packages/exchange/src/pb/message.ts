@@ -208,6 +208,11 @@ export namespace Message {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface MessageHandshakeSuperSeedingFieldEvent {
+    field: '$.handshake.superSeeding'
+    value: boolean
+  }
+
   export interface MessageHaveIndicesFieldEvent {
     field: '$.have.indices[]'
     index: number
@@ -267,7 +272,7 @@ export namespace Message {
     return decodeMessage(buf, Message.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Message>): Generator<MessageHandshakeArtifactFieldEvent | MessageHandshakeBitfieldFieldEvent | MessageHandshakeWantManifestFieldEvent | MessageHandshakeManifestFieldEvent | MessageHaveIndicesFieldEvent | MessageRequestIndicesFieldEvent | MessageBlockIndexFieldEvent | MessageBlockDataFieldEvent | MessageCancelIndicesFieldEvent | MessageRejectIndicesFieldEvent | MessageRejectReasonFieldEvent | MessagePexPeersIdFieldEvent | MessagePexPeersAddrsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Message>): Generator<MessageHandshakeArtifactFieldEvent | MessageHandshakeBitfieldFieldEvent | MessageHandshakeWantManifestFieldEvent | MessageHandshakeManifestFieldEvent | MessageHandshakeSuperSeedingFieldEvent | MessageHaveIndicesFieldEvent | MessageRequestIndicesFieldEvent | MessageBlockIndexFieldEvent | MessageBlockDataFieldEvent | MessageCancelIndicesFieldEvent | MessageRejectIndicesFieldEvent | MessageRejectReasonFieldEvent | MessagePexPeersIdFieldEvent | MessagePexPeersAddrsFieldEvent> {
     return streamMessage(buf, Message.codec(), opts)
   }
 }
@@ -277,6 +282,7 @@ export interface Handshake {
   bitfield: Uint8Array<ArrayBuffer>
   wantManifest: boolean
   manifest: Uint8Array<ArrayBuffer>
+  superSeeding: boolean
 }
 
 export namespace Handshake {
@@ -309,6 +315,11 @@ export namespace Handshake {
           w.bytes(obj.manifest)
         }
 
+        if ((obj.superSeeding != null && obj.superSeeding !== false)) {
+          w.uint32(40)
+          w.bool(obj.superSeeding)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -317,7 +328,8 @@ export namespace Handshake {
           artifact: uint8ArrayAlloc(0),
           bitfield: uint8ArrayAlloc(0),
           wantManifest: false,
-          manifest: uint8ArrayAlloc(0)
+          manifest: uint8ArrayAlloc(0),
+          superSeeding: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -340,6 +352,10 @@ export namespace Handshake {
             }
             case 4: {
               obj.manifest = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.superSeeding = reader.bool()
               break
             }
             default: {
@@ -385,6 +401,13 @@ export namespace Handshake {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.superSeeding`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -417,6 +440,11 @@ export namespace Handshake {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface HandshakeSuperSeedingFieldEvent {
+    field: '$.superSeeding'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Handshake>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Handshake.codec())
   }
@@ -425,7 +453,7 @@ export namespace Handshake {
     return decodeMessage(buf, Handshake.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Handshake>): Generator<HandshakeArtifactFieldEvent | HandshakeBitfieldFieldEvent | HandshakeWantManifestFieldEvent | HandshakeManifestFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Handshake>): Generator<HandshakeArtifactFieldEvent | HandshakeBitfieldFieldEvent | HandshakeWantManifestFieldEvent | HandshakeManifestFieldEvent | HandshakeSuperSeedingFieldEvent> {
     return streamMessage(buf, Handshake.codec(), opts)
   }
 }
