@@ -31,18 +31,28 @@ export interface DiscoveryInit {
   routingTableWaitMs?: number
 
   /**
-   * Minimum time between two beacons for the same artifact, in ms. Beacons
+   * Minimum time between two beacons for the same artifact, in ms; it grows
+   * with the swarm (see {@link DiscoveryInit.beaconsPerInterval}). Beacons
    * arriving sooner are coalesced: the newest goes out when the interval
-   * ends. `complete` beacons always go out at once. 0 disables throttling.
-   * Every node receives every beacon of the swarm, each from several mesh
-   * peers, so beacon traffic per node grows with the swarm's size: at 5 s, 16
-   * nodes downloading over 1 Mbit/s links spent a fifth of each link on
-   * beacons. Peers already trading find partial holders by peer exchange;
-   * beacons are for the rest.
+   * ends. The first `complete` beacon goes out at once. 0 disables
+   * throttling. Every node receives every beacon of the swarm, each from
+   * several mesh peers: at 5 s, 16 nodes downloading over 1 Mbit/s links
+   * spent a fifth of each link on beacons. Peers already trading find
+   * partial holders by peer exchange; beacons are for the rest.
    *
    * @default 30_000
    */
   beaconIntervalMs?: number
+
+  /**
+   * Beacons per artifact the whole swarm aims at per `beaconIntervalMs`: a
+   * node that has heard n other holders of an artifact beacons every
+   * (n + 1) / beaconsPerInterval intervals, so beacon traffic per node stays
+   * flat as the swarm grows instead of growing with it.
+   *
+   * @default 8
+   */
+  beaconsPerInterval?: number
 }
 
 /** Events a {@link Discovery} emits. */
@@ -105,7 +115,9 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
     this.announceTopic = announceTopic(swarm)
     this.beaconTopic = beaconTopic(swarm)
     this.routingTableWaitMs = init.routingTableWaitMs ?? 10_000
-    this.throttle = new BeaconThrottle(init.beaconIntervalMs ?? 30_000, async b => { await this.publishBeacon(b) })
+    this.throttle = new BeaconThrottle(init.beaconIntervalMs ?? 30_000, async b => { await this.publishBeacon(b) }, {
+      perInterval: init.beaconsPerInterval
+    })
     this.onMessage = this.onMessage.bind(this)
     this.onSubscriptionChange = this.onSubscriptionChange.bind(this)
   }
@@ -253,7 +265,9 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
       if (a != null) this.safeDispatchEvent('announcement', { detail: a })
     } else if (msg.topic === this.beaconTopic) {
       const b = this.readBeacon(msg)
-      if (b != null) this.safeDispatchEvent('beacon', { detail: b })
+      if (b == null) return
+      this.throttle.heard(b)
+      this.safeDispatchEvent('beacon', { detail: b })
     }
   }
 

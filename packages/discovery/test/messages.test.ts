@@ -69,9 +69,10 @@ describe('holder beacon codec', () => {
 })
 
 describe('beacon throttle', () => {
-  it('sends the first at once, coalesces the rest, and sends complete at once', async () => {
+  it('coalesces beacons that come too soon, sends the newest when the interval ends, and the first complete at once', async () => {
     const sent: HolderBeacon[] = []
-    const throttle = new BeaconThrottle(200, async b => { sent.push(b) })
+    // random() = 1: the first beacon's phase puts it at once
+    const throttle = new BeaconThrottle(200, async b => { sent.push(b) }, { random: () => 1 })
     await throttle.push({ ...beacon, have: 1 })
     await throttle.push({ ...beacon, have: 2 })
     await throttle.push({ ...beacon, have: 3 })
@@ -83,9 +84,33 @@ describe('beacon throttle', () => {
     await throttle.push({ ...beacon, have: 4 })
     await throttle.push({ ...beacon, have: 10, complete: true })
     expect(sent.map(b => b.have)).toEqual([1, 3, 10])
+    // A repeat of the complete beacon waits its turn.
+    await throttle.push({ ...beacon, have: 10, complete: true })
+    expect(sent.map(b => b.have)).toEqual([1, 3, 10])
 
     await new Promise(resolve => setTimeout(resolve, 350))
-    expect(sent.map(b => b.have)).toEqual([1, 3, 10]) // the pending 4 was superseded
+    expect(sent.map(b => b.have)).toEqual([1, 3, 10, 10]) // the pending 4 was superseded
     throttle.clear()
+  })
+
+  it('sends a first beacon at a random moment of its interval', async () => {
+    const sent: HolderBeacon[] = []
+    const throttle = new BeaconThrottle(400, async b => { sent.push(b) }, { random: () => 0.5 })
+    await throttle.push({ ...beacon, have: 1 })
+    expect(sent).toEqual([])
+    await new Promise(resolve => setTimeout(resolve, 350))
+    expect(sent.map(b => b.have)).toEqual([1])
+    throttle.clear()
+  })
+
+  it('waits longer the more holders it has heard, so the swarm\'s beacon rate stays flat', () => {
+    const throttle = new BeaconThrottle(30_000, async () => {}, { perInterval: 8 })
+    expect(throttle.intervalFor(beacon.id)).toBe(30_000)
+    for (let i = 0; i < 7; i++) throttle.heard({ ...beacon, peer: `peer-${i}` })
+    expect(throttle.intervalFor(beacon.id)).toBe(30_000) // 8 holders with us: one interval
+    for (let i = 0; i < 47; i++) throttle.heard({ ...beacon, peer: `peer-${i}` })
+    throttle.heard({ ...beacon, peer: 'peer-0' }) // heard again: counted once
+    expect(throttle.intervalFor(beacon.id)).toBe(30_000 * 48 / 8)
+    expect(throttle.intervalFor('another-artifact')).toBe(30_000)
   })
 })
