@@ -289,12 +289,14 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
 
   private async dial (transfer: Transfer, candidate: Candidate): Promise<void> {
     const peer = candidate.id.toString()
+    let opened = false
     try {
       if (candidate.multiaddrs.length > 0) {
         await this.components.peerStore.merge(candidate.id, { multiaddrs: candidate.multiaddrs })
       }
       const stream = await this.components.connectionManager.openStream(candidate.id, this.protocol, { signal: AbortSignal.timeout(10_000) })
       if (!this.running) { stream.abort(new Error('exchange stopped')); return }
+      opened = true
       const session = this.newSession(stream, candidate.id, transfer)
       transfer.dialling.delete(peer)
       if (!transfer.attach(session)) { session.close(); return }
@@ -302,6 +304,7 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
       await session.run()
     } catch (err: any) {
       this.log('dial %s for %s failed: %s', peer, transfer.key, err.message)
+      if (!opened) transfer.dialFailed(peer)
     } finally {
       transfer.dialling.delete(peer)
     }

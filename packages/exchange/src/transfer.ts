@@ -66,7 +66,13 @@ export interface TransferContext {
   log(msg: string, ...args: unknown[]): void
 }
 
+/**
+ * A candidate is redialled no sooner than this, doubled for each further failed or refused dial
+ * in a row up to 16 times (80 s): in a swarm larger than the peer bound most peers are full, and
+ * redialling them every 5 s cost thousands of refused sessions at 48 nodes.
+ */
 const DIAL_BACKOFF_MS = 5_000
+const MAX_BACKOFF_DOUBLINGS = 4
 /** A download stopped by a full disk tries again this much later */
 export const STALL_RETRY_MS = 15_000
 const PEX_LIMIT = 16
@@ -79,7 +85,7 @@ export class Transfer implements SessionHost {
   /** Set when this node is the artifact's origin and reveals chunks a few at a time */
   seeder?: SuperSeeder
   readonly sessions = new Map<string, Session>()
-  readonly candidates = new Map<string, Candidate & { lastDial?: number }>()
+  readonly candidates = new Map<string, Candidate & { lastDial?: number, failures?: number }>()
   /** Peers dialled but not yet in `sessions` */
   readonly dialling = new Set<string>()
   /** Whether this node wants the artifact (as opposed to only serving it) */
@@ -156,11 +162,18 @@ export class Transfer implements SessionHost {
     for (const [peer, c] of this.candidates) {
       if (this.sessions.size + this.dialling.size >= this.ctx.maxPeers) return
       if (this.sessions.has(peer) || this.dialling.has(peer)) continue
-      if (c.lastDial != null && now - c.lastDial < DIAL_BACKOFF_MS) continue
+      const doublings = Math.min(Math.max((c.failures ?? 0) - 1, 0), MAX_BACKOFF_DOUBLINGS)
+      if (c.lastDial != null && now - c.lastDial < DIAL_BACKOFF_MS * 2 ** doublings) continue
       c.lastDial = now
       this.dialling.add(peer)
       this.ctx.dial(this, c)
     }
+  }
+
+  /** A dial to `peer` failed or was refused: wait longer before the next */
+  dialFailed (peer: string): void {
+    const c = this.candidates.get(peer)
+    if (c != null) c.failures = (c.failures ?? 0) + 1
   }
 
   /**
@@ -222,6 +235,8 @@ export class Transfer implements SessionHost {
     else if (!session.outbound) session.handshake(this.ourHandshake())
     if (wants && this.handle == null) this.wantManifest.add(session.peer)
     else this.wantManifest.delete(session.peer)
+    const candidate = this.candidates.get(session.peer)
+    if (candidate != null) candidate.failures = 0
     if (hs.superSeeding) this.origins.add(session.peer)
     else this.origins.delete(session.peer)
     this.sendPex(session)
@@ -294,6 +309,7 @@ export class Transfer implements SessionHost {
   onReject (session: Session, indices: number[], reason: string): void {
     if (indices.length === 0) {
       this.ctx.log('%s refused session for %s: %s', session.peer, this.key, reason)
+      this.dialFailed(session.peer)
       session.close()
       return
     }
