@@ -272,6 +272,7 @@ async function runBench (opts, state) {
     `  links       ${fmtRate(rate)} up and the same down, for every node and the publisher`,
     ...(mode === 'app' ? [`  shaping     the apps' --max-upload/--max-download ${rate} (bytes/s) token buckets, which count block bytes only; the HTTP baseline uses one bucket in the server shared by all responses and one per client`] : []),
     ...(shaping != null ? [`  shaping     tbf on both ends of each veth: burst ${shaping.tbfUp.burstBytes} B, queue ${shaping.tbfUp.latencyMs} ms; a tbf cap counts Ethernet/IP/TCP headers, so TCP goodput tops out near 95.6 % of it (≈ 1.05 T*)`] : []),
+    ...(shaping?.neighLimits != null ? [`  ARP table   the kernel's ARP table is shared by all namespaces: its limits (net.ipv4.neigh.default.gc_thresh1/2/3) raised from ${Object.values(shaping.neighLimits.before).join('/')} to ${Object.values(shaping.neighLimits.after).join('/')} for this run, restored after`] : []),
     `  ${delayNote}`,
     ...(cc != null ? [`  TCP CC      ${cc.namespace} in the namespaces (host: ${cc.host.current}; available: ${cc.host.available})`] : []),
     `  T*          ${fmtSeconds(tStar)} = max(F/u_s ${fmtSeconds(bound.terms.serverUpload)}, F/d_min ${fmtSeconds(bound.terms.slowestDownload)}, N·F/(u_s+Σu_i) ${fmtSeconds(bound.terms.aggregateUpload)})`,

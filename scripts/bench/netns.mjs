@@ -115,6 +115,7 @@ export class Topology {
     const tbfUp = tbfParams(this.upBytes)
     const tbfDown = tbfParams(this.downBytes)
     try {
+      this.neighLimits = await raiseNeighLimits(this.members.length)
       await this.addNs(this.hub)
       await run('ip', ['-n', this.hub, 'link', 'add', BRIDGE, 'type', 'bridge'])
       // no IPv6 link-local addresses: no router solicitations or MLD reports, only the IPv4 we ask for
@@ -140,7 +141,7 @@ export class Topology {
       await this.teardown()
       throw new Error(`setting up network namespaces failed: ${err.message}`)
     }
-    return { tbfUp, tbfDown }
+    return { tbfUp, tbfDown, neighLimits: this.neighLimits }
   }
 
   async addNs (name) {
@@ -188,6 +189,8 @@ export class Topology {
       await killPidsIn(ns)
       await run('ip', ['netns', 'del', ns]).catch(() => { failed.push(ns) })
     })
+    await restoreNeighLimits(this.neighLimits)
+    this.neighLimits = undefined
     return failed
   }
 
@@ -195,6 +198,37 @@ export class Topology {
   teardownSync () {
     for (const ns of [...this.created].reverse()) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
     this.created = []
+    for (const [key, value] of Object.entries(this.neighLimits?.before ?? {})) spawnSync('sysctl', ['-qw', `${key}=${value}`], { stdio: 'ignore' })
+    this.neighLimits = undefined
+  }
+}
+
+const NEIGH_KEYS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map(k => `net.ipv4.neigh.default.${k}`)
+
+/**
+ * The kernel's ARP table is one table for all network namespaces, and its limits (1024
+ * entries by default) are the host's. Every member resolves every other member, so above ~30
+ * members the table overflowed ("neighbor table overflow!" in dmesg): connects sat in SYN-SENT
+ * with nothing sent until garbage collection freed entries, and a 48-node swarm lost 15 s
+ * before the publisher reached anyone. Raise the limits for the run (restored at teardown)
+ * only when they are too low; returns what to restore, or undefined when nothing changed.
+ */
+async function raiseNeighLimits (members) {
+  const need = members * (members + 1) + 256
+  const before = {}
+  for (const key of NEIGH_KEYS) before[key] = Number((await run('sysctl', ['-n', key])).trim())
+  if (before[NEIGH_KEYS[2]] >= 2 * need) return undefined
+  // Below thresh1 entries are never collected; at thresh3 new ones are refused.
+  const wanted = [need, 2 * need, 4 * need]
+  for (let i = 0; i < NEIGH_KEYS.length; i++) {
+    await run('sysctl', ['-qw', `${NEIGH_KEYS[i]}=${Math.max(before[NEIGH_KEYS[i]], wanted[i])}`])
+  }
+  return { before, after: Object.fromEntries(NEIGH_KEYS.map((k, i) => [k, Math.max(before[k], wanted[i])])) }
+}
+
+async function restoreNeighLimits (limits) {
+  for (const [key, value] of Object.entries(limits?.before ?? {})) {
+    await run('sysctl', ['-qw', `${key}=${value}`]).catch(() => {})
   }
 }
 
