@@ -219,11 +219,9 @@ async function raiseNeighLimits (members) {
   for (const key of NEIGH_KEYS) before[key] = Number((await run('sysctl', ['-n', key])).trim())
   if (before[NEIGH_KEYS[2]] >= 2 * need) return undefined
   // Below thresh1 entries are never collected; at thresh3 new ones are refused.
-  const wanted = [need, 2 * need, 4 * need]
-  for (let i = 0; i < NEIGH_KEYS.length; i++) {
-    await run('sysctl', ['-qw', `${NEIGH_KEYS[i]}=${Math.max(before[NEIGH_KEYS[i]], wanted[i])}`])
-  }
-  return { before, after: Object.fromEntries(NEIGH_KEYS.map((k, i) => [k, Math.max(before[k], wanted[i])])) }
+  const after = Object.fromEntries(NEIGH_KEYS.map((k, i) => [k, Math.max(before[k], need * 2 ** i)]))
+  for (const [key, value] of Object.entries(after)) await run('sysctl', ['-qw', `${key}=${value}`])
+  return { before, after }
 }
 
 async function restoreNeighLimits (limits) {

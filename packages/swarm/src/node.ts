@@ -42,7 +42,7 @@ const CONNECTION_PING_TIMEOUT_MS = 60_000
 const MIN_CONNECTIONS = 4
 const RECONNECT_BATCH = 8
 const RECONNECT_INTERVAL_MS = 5_000
-/** How often a holder repeats its complete beacons (see `reannounce`) */
+/** How often a holder offers to repeat its complete beacons; discovery's throttle, sized to the swarm, decides when they go out */
 const HOLDER_BEACON_REPEAT_MS = 15_000
 /** Longest random wait before providing a downloaded artifact (see `provide`) */
 const PROVIDE_JITTER_MS = 15_000
@@ -474,7 +474,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   /**
    * Gossip only reaches peers already subscribed, so announcements and beacons are repeated.
    * Every holder's beacons reach every node, so holders repeat theirs less often than a
-   * publisher its announcement: that traffic grows with the swarm.
+   * publisher its announcement, and discovery spaces them further the more holders it hears.
    */
   private async reannounce (): Promise<void> {
     for (const a of this.published.values()) {
