@@ -3,9 +3,32 @@
  * per-test rendezvous directory, and a poll-until helper with a message that says what stalled.
  */
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ShoalNode, type ShoalNodeInit, type ArtifactProgress } from '../src/index.js'
+
+/**
+ * A TestSwarm for the current test file, in a temp dir of its own: made before the file's tests
+ * (read `.swarm` in them; its `dir` is the temp dir), stopped and removed after them.
+ */
+export function useTestSwarm (prefix: string, name: string): { readonly swarm: TestSwarm } {
+  let swarm: TestSwarm | undefined
+  beforeAll(async () => {
+    swarm = new TestSwarm(await mkdtemp(join(tmpdir(), prefix)), name)
+  })
+  afterAll(async () => {
+    if (swarm == null) return
+    await swarm.stop()
+    await rm(swarm.dir, { recursive: true, force: true })
+  })
+  return {
+    get swarm (): TestSwarm {
+      if (swarm == null) throw new Error('useTestSwarm: the swarm exists only inside tests')
+      return swarm
+    }
+  }
+}
 
 export class TestSwarm {
   readonly dir: string

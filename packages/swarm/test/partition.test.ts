@@ -4,18 +4,16 @@
  * them: existing connections drop, new ones are refused) and then healed by lifting it.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TestSwarm, completeOn, haveOf, sha256, sha256File, until } from './helpers.js'
+import { useTestSwarm, completeOn, haveOf, sha256, sha256File, until } from './helpers.js'
 import type { ShoalNode, ShoalNodeInit } from '../src/index.js'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 
 const CHUNK = 256 * 1024
 const SIZE = 24 * CHUNK
 
-let dir: string
-let swarm: TestSwarm
+const ctx = useTestSwarm('shoal-partition-', 'partition-test')
 
 /** Which side of the split each peer is on; crossing is refused while `split` is set */
 const side = new Map<string, 'a' | 'b'>()
@@ -31,23 +29,14 @@ function gaterFor (self: () => ShoalNode | undefined): ConnectionGater {
 }
 
 async function startNode (name: string, group: 'a' | 'b', init: ShoalNodeInit = {}): Promise<ShoalNode> {
-  const node = await swarm.start(name, self => ({ connectionGater: gaterFor(self), ...init }))
+  const node = await ctx.swarm.start(name, self => ({ connectionGater: gaterFor(self), ...init }))
   side.set(node.peerId.toString(), group)
   return node
 }
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'shoal-partition-'))
-  swarm = new TestSwarm(dir, 'partition-test')
-})
-afterAll(async () => {
-  await swarm.stop()
-  await rm(dir, { recursive: true, force: true })
-})
-
 it('a swarm split in two mid-transfer completes once healed, without restarts', async () => {
   const data = randomBytes(SIZE)
-  const file = join(dir, 'payload.bin')
+  const file = join(ctx.swarm.dir, 'payload.bin')
   await writeFile(file, data)
   const digest = sha256(data)
 
@@ -55,7 +44,7 @@ it('a swarm split in two mid-transfer completes once healed, without restarts', 
   const publisher = await startNode('publisher', 'a', { fetchAnnounced: false, exchange: { maxUploadBytesPerSecond: 512 * 1024 } })
   const a = [await startNode('a1', 'a'), await startNode('a2', 'a')]
   const b = [await startNode('b1', 'b'), await startNode('b2', 'b')]
-  await until('every node to see the others', () => swarm.nodes.every(n => n.libp2p.getPeers().length >= 2), 30_000)
+  await until('every node to see the others', () => ctx.swarm.nodes.every(n => n.libp2p.getPeers().length >= 2), 30_000)
 
   const { id } = await publisher.publish(file, { chunkSize: CHUNK })
   const key = id.toString()
@@ -63,7 +52,7 @@ it('a swarm split in two mid-transfer completes once healed, without restarts', 
 
   // Split: refuse crossing connections and drop the ones open now.
   split = true
-  for (const n of swarm.nodes) {
+  for (const n of ctx.swarm.nodes) {
     for (const peer of n.libp2p.getPeers()) {
       if (side.get(peer.toString()) !== side.get(n.peerId.toString())) await n.libp2p.hangUp(peer).catch(() => {})
     }
@@ -72,7 +61,7 @@ it('a swarm split in two mid-transfer completes once healed, without restarts', 
   await until('side a (with the publisher) to complete', () => a.every(n => completeOn(n, key)), 90_000)
   // Side b had only what it got before the split; the two of them cannot have made the rest.
   expect(b.some(n => !completeOn(n, key))).toBe(true)
-  for (const n of swarm.nodes) {
+  for (const n of ctx.swarm.nodes) {
     for (const peer of n.libp2p.getPeers()) expect(side.get(peer.toString())).toBe(side.get(n.peerId.toString()))
   }
   expect(b.map(n => haveOf(n, key)).every((h, i) => h >= frozen[i])).toBe(true)

@@ -4,15 +4,10 @@
  * peers it knows while it has few connections. Real libp2p nodes on 127.0.0.1; the first dials
  * are made to fail by a connection gater that refuses everything until it is lifted.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { TestSwarm, until } from './helpers.js'
+import { useTestSwarm, until } from './helpers.js'
 import type { ShoalNode } from '../src/index.js'
 import type { ConnectionGater } from '@libp2p/interface'
 
-let dir: string
-let swarm: TestSwarm
 let closed = true
 
 const gater: ConnectionGater = {
@@ -21,20 +16,13 @@ const gater: ConnectionGater = {
   denyOutboundEncryptedConnection: async () => closed
 }
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'shoal-reconnect-'))
-  swarm = new TestSwarm(dir, 'reconnect-test')
-})
-afterAll(async () => {
-  await swarm.stop()
-  await rm(dir, { recursive: true, force: true })
-})
+const ctx = useTestSwarm('shoal-reconnect-', 'reconnect-test')
 
 const connected = (a: ShoalNode, b: ShoalNode): boolean => a.libp2p.getConnections(b.peerId).length > 0
 
 it('a node whose first dials failed connects once its peers can be reached', async () => {
-  const a = await swarm.start('a', { connectionGater: gater })
-  const b = await swarm.start('b', { connectionGater: gater })
+  const a = await ctx.swarm.start('a', { connectionGater: gater })
+  const b = await ctx.swarm.start('b', { connectionGater: gater })
   // Both find each other in the rendezvous directory; their dials are refused.
   const deadline = Date.now() + 20_000
   while (!(await a.libp2p.peerStore.has(b.peerId)) || !(await b.libp2p.peerStore.has(a.peerId))) {

@@ -5,30 +5,19 @@
  * until that peer has it, and only then be evicted, files and metadata, for good.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TestSwarm, completeOn, sha256, sha256File, statsOf, until } from './helpers.js'
+import { useTestSwarm, completeOn, sha256, sha256File, statsOf, until } from './helpers.js'
 
 const CHUNK = 256 * 1024
 const SIZE = 16 * CHUNK
 
-let dir: string
-let swarm: TestSwarm
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'shoal-retention-'))
-  swarm = new TestSwarm(dir, 'retention-test')
-})
-afterAll(async () => {
-  await swarm.stop()
-  await rm(dir, { recursive: true, force: true })
-})
+const ctx = useTestSwarm('shoal-retention-', 'retention-test')
 
 async function version (n: number): Promise<{ path: string, digest: string }> {
   const data = randomBytes(SIZE)
-  await mkdir(join(dir, `v${n}`), { recursive: true })
-  const path = join(dir, `v${n}`, 'model.bin')
+  await mkdir(join(ctx.swarm.dir, `v${n}`), { recursive: true })
+  const path = join(ctx.swarm.dir, `v${n}`, 'model.bin')
   await writeFile(path, data)
   // Versions are ordered by the manifest's createdAt, which is the file's mtime.
   const t = new Date(Date.UTC(2026, 0, n))
@@ -39,25 +28,25 @@ async function version (n: number): Promise<{ path: string, digest: string }> {
 it('keeps serving an old version to a peer mid-download, then evicts it', async () => {
   const v1 = await version(1)
   const v2 = await version(2)
-  const keeper = await swarm.start('keeper', { retention: { keepPerName: 1 } })
+  const keeper = await ctx.swarm.start('keeper', { retention: { keepPerName: 1 } })
   const events: Array<{ id: string }> = []
   keeper.addEventListener('evicted', (evt) => { events.push({ id: evt.detail.id }) })
 
   // Version 1 reaches the keeper; its publisher leaves, so the keeper is the only holder.
-  const pub1 = await swarm.start('pub1', { fetchAnnounced: false })
+  const pub1 = await ctx.swarm.start('pub1', { fetchAnnounced: false })
   const { id: id1 } = await pub1.publish(v1.path, { chunkSize: CHUNK })
   const k1 = id1.toString()
   await until('the keeper to hold version 1', () => completeOn(keeper, k1), 60_000)
   await pub1.stop()
 
   // A slow peer starts fetching version 1 from the keeper.
-  const slow = await swarm.start('slow', { fetchAnnounced: false, exchange: { maxDownloadBytesPerSecond: 256 * 1024 } })
+  const slow = await ctx.swarm.start('slow', { fetchAnnounced: false, exchange: { maxDownloadBytesPerSecond: 256 * 1024 } })
   const slowDone = slow.fetch(id1, [{ id: keeper.peerId, multiaddrs: keeper.libp2p.getMultiaddrs() }])
   slowDone.catch(() => {})
   await until('the slow peer to be mid-download', () => (statsOf(slow, k1)?.have ?? 0) >= 2, 60_000)
 
   // Version 2 arrives at the keeper and takes the name.
-  const pub2 = await swarm.start('pub2', { fetchAnnounced: false })
+  const pub2 = await ctx.swarm.start('pub2', { fetchAnnounced: false })
   const { id: id2 } = await pub2.publish(v2.path, { chunkSize: CHUNK })
   const k2 = id2.toString()
   await until('the keeper to hold version 2', () => completeOn(keeper, k2), 60_000)
