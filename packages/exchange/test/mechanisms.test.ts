@@ -131,4 +131,25 @@ describe('swarm mechanisms over real libp2p', () => {
     // A seed that accepts 1 session holds 1, however many want it; the refused dial others.
     expect(maxIn).toBeLessThanOrEqual(1)
   }, 60_000)
+
+  it('an origin serves at most originPeersPerArtifact sessions, and the swarm still gets every chunk', async () => {
+    const art = await randomArtifact('origin-bound.bin', 2 * MB)
+    const origin = await makeNode('obound-origin', { originPeersPerArtifact: 2, maxUploadBytesPerSecond: 2 * MB })
+    await origin.store.addComplete(art.manifest, art.manifestBytes, art.id, art.path)
+    origin.exchange.superSeed(art.id)
+    const leechers = await Promise.all([0, 1, 2, 3].map(async i => await makeNode(`obound-leecher-${i}`)))
+    for (const l of leechers) l.exchange.addPeers(art.id, [origin, ...leechers.filter(o => o !== l)].map(candidate))
+    let maxIn = 0
+    const sampler = setInterval(() => { maxIn = Math.max(maxIn, origin.exchange.peersOf(art.id).length) }, 20)
+    try {
+      await within('fetches with a bounded origin', Promise.all(leechers.map(async l => await l.exchange.fetch(art.id))), 45_000)
+    } finally {
+      clearInterval(sampler)
+    }
+    // Four leechers dialled it; it kept to two, and the two it refused got the chunks from the swarm.
+    expect(maxIn).toBeLessThanOrEqual(2)
+    const direct = leechers.filter(l => (l.exchange.stats(art.id)?.bytesReceivedFrom[origin.libp2p.peerId.toString()] ?? 0) > 0)
+    expect(direct.length).toBeGreaterThanOrEqual(1)
+    expect(direct.length).toBeLessThanOrEqual(2)
+  }, 60_000)
 })

@@ -30,7 +30,7 @@ Options:
   --max-peers <n>         peers each node dials per artifact (default ${DEFAULT_MAX_PEERS})
   --accept-peers <n>      sessions at which a node refuses more dials (default max-peers + 2,
                           the exchange's acceptPeersPerArtifact)
-  --publisher-peers <n>   nodes connected to the publisher (default 2 x max-peers)
+  --publisher-peers <n>   nodes connected to the publisher (default max-peers)
   --publisher <mode>      super-seed or seed (default super-seed)
   --upload-slots <n>      blocks a node sends at once; its requesters take turns, one block
                           each; 0 or inf: no limit (default: no limit, as the exchange)

@@ -75,10 +75,10 @@ export interface SimInit {
   acceptPeers?: number
   /**
    * Nodes the publisher is connected to. Every node learns of the publisher and dials it, and
-   * an origin accepts inbound sessions up to twice `maxPeersPerArtifact`, so by default the
-   * publisher's sessions are full.
+   * an origin accepts inbound sessions up to `originPeersPerArtifact` (`maxPeersPerArtifact`),
+   * so by default the publisher's sessions are full.
    *
-   * @default 2 × maxPeers (at least 1)
+   * @default maxPeers (at least 1)
    */
   publisherPeers?: number
   /**
@@ -262,7 +262,7 @@ export function resolveScenario (init: SimInit, random: () => number): Scenario 
   if (!Number.isSafeInteger(maxPeers) || maxPeers < 0) throw new RangeError(`maxPeers must be a non-negative integer, got ${maxPeers}`)
   const acceptPeers = init.acceptPeers ?? maxPeers + 2
   if (!Number.isSafeInteger(acceptPeers) || acceptPeers < maxPeers) throw new RangeError(`acceptPeers must be an integer >= maxPeers, got ${acceptPeers}`)
-  const wantedPublisherPeers = init.publisherPeers ?? Math.max(1, 2 * maxPeers)
+  const wantedPublisherPeers = init.publisherPeers ?? Math.max(1, maxPeers)
   if (!Number.isSafeInteger(wantedPublisherPeers) || wantedPublisherPeers < 1) throw new RangeError(`publisherPeers must be a positive integer, got ${wantedPublisherPeers}`)
   const publisherPeers = Math.min(wantedPublisherPeers, nodes)
   const dtMs = init.dtMs ?? 10

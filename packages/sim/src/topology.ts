@@ -4,7 +4,7 @@
  * `acceptPeersPerArtifact`, `maxPeers + 2`), every node here (in random order) dials random
  * others until its degree reaches `maxPeers`, and a node already at `acceptPeers` refuses.
  * Degrees are therefore between the two bounds (when there are enough nodes). The publisher is
- * connected to `publisherPeers` random nodes first (an origin accepts twice `maxPeers`); that
+ * connected to `publisherPeers` random nodes first (an origin accepts `maxPeers`); that
  * session counts towards a node's degree.
  */
 
