@@ -324,13 +324,15 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
   /** An inbound stream: read the peer's handshake, then serve and/or trade */
   private async accept (stream: Stream, connection: Connection): Promise<void> {
     try {
-      const frames = readFrames(stream, this.init.maxMessageSize)
+      let session: Session | undefined
+      // Bytes are counted once there is a session (the handshake's need not be).
+      const frames = readFrames(stream, this.init.maxMessageSize, n => { if (session != null) session.bytesArrived += n })
       const first = await frames.next()
       const hs = first.done === true ? undefined : first.value.handshake
       if (hs == null) throw new Error('expected a handshake')
       const id = CID.decode(hs.artifact)
       const transfer = this.transfers.get(id.toString()) ?? (this.store.get(id) != null ? this.transfer(id) : undefined)
-      const session = transfer == null ? undefined : this.newSession(stream, connection.remotePeer, transfer)
+      session = transfer == null ? undefined : this.newSession(stream, connection.remotePeer, transfer)
       if (transfer == null || session == null) {
         refuse(stream, connection.remotePeer, 'artifact not held here')
         return

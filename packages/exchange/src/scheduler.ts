@@ -64,7 +64,10 @@ export interface SchedulerInit {
    */
   maxBusyPeers?: number
   /**
-   * A request unanswered for this long is given up and its chunk asked of another peer.
+   * A request is given up, and its chunk asked of another peer, once the peer has sent us no
+   * block bytes for this long (see {@link Scheduler.onProgress}). A peer still sending is slow,
+   * not gone: on a thin link shared by many, one block can take longer than this, and giving up
+   * on it would only start it over elsewhere.
    *
    * @default 30_000
    */
@@ -108,8 +111,12 @@ interface PeerState {
   latency: number
   /** When its last block arrived */
   lastArrival: number
+  /** When block bytes from it were last seen arriving (see `onProgress`) */
+  lastProgress: number
 }
 
+/** A request older than this many `requestTimeoutMs` is given up even while its peer sends */
+const MAX_AGE_TIMEOUTS = 10
 /** Weight of a new rate sample in the moving average */
 const RATE_GAIN = 0.25
 
@@ -249,7 +256,8 @@ export class Scheduler {
       timeouts: 0,
       rate: old?.rate ?? 0,
       latency: old?.latency ?? Infinity,
-      lastArrival: old?.lastArrival ?? -Infinity
+      lastArrival: old?.lastArrival ?? -Infinity,
+      lastProgress: old?.lastProgress ?? -Infinity
     }
     this.peers.set(peer, state)
     this.idle.delete(peer)
@@ -344,12 +352,26 @@ export class Scheduler {
     return this.fillAll(now)
   }
 
-  /** The clock moved: give up on requests that took too long and re-ask elsewhere */
+  /**
+   * Block bytes from `peer` are arriving (a block is part way over): its outstanding requests
+   * are alive, however long they take. Without this a request times out by its age alone.
+   */
+  onProgress (peer: string, now: number): void {
+    const state = this.peers.get(peer)
+    if (state != null && now > state.lastProgress) state.lastProgress = now
+  }
+
+  /**
+   * The clock moved: give up on requests at peers that have sent nothing for `requestTimeoutMs`
+   * and re-ask elsewhere
+   */
   tick (now: number): SchedulerAction[] {
     const actions: SchedulerAction[] = []
     for (const state of this.peers.values()) {
       for (const [index, at] of state.inflight) {
-        if (now - at < this.timeoutMs) continue
+        // A peer that keeps sending other blocks but never this one gets a hard limit too.
+        const quiet = now - Math.max(at, state.lastProgress, state.lastArrival)
+        if (quiet < this.timeoutMs && now - at < MAX_AGE_TIMEOUTS * this.timeoutMs) continue
         this.untrack(state, index)
         state.timeouts++
         actions.push({ type: 'cancel', peer: state.id, index })

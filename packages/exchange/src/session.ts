@@ -43,6 +43,8 @@ export class Session {
   bytesReceived = 0
   /** When we last sent this peer a block (epoch ms; 0 = never) */
   lastSentAt = 0
+  /** Bytes read from the stream so far, whole frames or not (a block shows here while it arrives) */
+  bytesArrived = 0
   handshaken = false
   private readonly stream: Stream
   private readonly host: SessionHost
@@ -82,7 +84,7 @@ export class Session {
     let error: Error | undefined
     try {
       if (first != null) await this.dispatch(first)
-      for await (const msg of frames ?? readFrames(this.stream, this.init.maxMessageSize)) {
+      for await (const msg of frames ?? readFrames(this.stream, this.init.maxMessageSize, n => { this.bytesArrived += n })) {
         if (this.closed) break
         if (msg.block != null) await this.receiveBlock(msg)
         else await this.dispatch(msg)

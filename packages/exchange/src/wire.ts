@@ -18,10 +18,14 @@ export function encodeFrame (msg: Message): Uint8Array {
   return frame
 }
 
-/** Decode frames from a stream until it ends; throws on an oversized or malformed frame */
-export async function * readFrames (stream: Stream, maxMessageSize: number): AsyncGenerator<Message> {
+/**
+ * Decode frames from a stream until it ends; throws on an oversized or malformed frame.
+ * `onBytes` hears of every piece read, before it makes up a whole frame.
+ */
+export async function * readFrames (stream: Stream, maxMessageSize: number, onBytes?: (n: number) => void): AsyncGenerator<Message> {
   const decoder = new LengthPrefixedDecoder({ maxDataLength: maxMessageSize, maxBufferSize: maxMessageSize * 2 })
   for await (const chunk of stream) {
+    onBytes?.(chunk.byteLength)
     for (const frame of decoder.decode(chunk)) {
       yield Message.decode(frame)
     }

@@ -119,6 +119,29 @@ describe('Scheduler', () => {
     expect(actions.some(a => a.type === 'request' && a.index === 0)).toBe(true)
   })
 
+  it('waits for a peer that is still sending, and re-issues once it goes quiet (or after ten timeouts)', () => {
+    const s = new Scheduler({ chunks: 1, minInflightPerPeer: 1, maxInflightPerPeer: 1, requestTimeoutMs: 1000, endgameDuplicates: 1 })
+    s.addPeer('thin', full(1), 0)
+    expect(s.inflightAt('thin')).toEqual([0])
+    s.addPeer('other', full(1), 10)
+    // Block bytes keep coming from "thin": its one block is slow, not lost.
+    s.onProgress('thin', 900)
+    expect(s.tick(1500)).toEqual([])
+    s.onProgress('thin', 1800)
+    expect(s.tick(2500)).toEqual([])
+    // Quiet for a whole timeout: given up and asked of the other peer.
+    const quiet = s.tick(2800)
+    expect(quiet).toContainEqual({ type: 'cancel', peer: 'thin', index: 0 })
+    expect(requests(quiet)).toEqual([0])
+    const holder = s.inflightAt('other').length > 0 ? 'other' : 'thin'
+    // Progress never keeps a request alive past ten timeouts.
+    for (let t = 3000; t < 12_800; t += 500) {
+      s.onProgress(holder, t)
+      expect(s.tick(t)).toEqual([])
+    }
+    expect(s.tick(12_800)).toContainEqual({ type: 'cancel', peer: holder, index: 0 })
+  })
+
   it('moves a departed peer\'s requests to the remaining peers', () => {
     const s = new Scheduler({ chunks: 4, minInflightPerPeer: 4, maxInflightPerPeer: 4, endgameDuplicates: 1 })
     s.addPeer('a', full(4), 0)

@@ -68,6 +68,8 @@ export class Network {
   readonly bytesDown: Float64Array
   /** Bytes moved over all connections so far */
   totalBytes = 0
+  /** Bytes each connection has carried so far (a block shows here while it is sent) */
+  readonly carried: Float64Array
   /** Highest fraction of a node's upload cap used in any one step (must stay <= 1) */
   maxUpUtilization = 0
   /** Highest fraction of a node's download cap used in any one step (must stay <= 1) */
@@ -138,6 +140,7 @@ export class Network {
     this.qLen = new Int32Array(conns)
     this.started = new Uint8Array(conns)
     this.remaining = new Float64Array(conns)
+    this.carried = new Float64Array(conns)
     this.pending = new Float64Array(conns)
     this.isActive = new Uint8Array(conns)
     this.slots = new Float64Array(n)
@@ -387,6 +390,7 @@ export class Network {
       stepUp[s] += bytes
       stepDown[d] += bytes
       this.totalBytes += bytes
+      this.carried[c] += bytes
       if (bytes < rem) {
         this.remaining[c] = rem - bytes
         this.pending[c] -= bytes

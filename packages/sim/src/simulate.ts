@@ -9,6 +9,7 @@
  * is delivered one latency after its last byte leaves.
  */
 import { Bitfield } from '@shoal/content'
+import { PROGRESS_BYTES_PER_SECOND } from '@shoal/exchange'
 import type { SchedulerAction } from '@shoal/exchange'
 import { MessageQueue, Msg } from './events.js'
 import { Network } from './network.js'
@@ -88,6 +89,8 @@ class Simulation implements NetworkSink {
   private allOutMs = -1
   private allOutBytes = 0
   private publisherBlockBytes = 0
+  /** Each connection's carried bytes at the last scheduler tick */
+  private readonly carriedAtTick: Float64Array
   private readonly timeline: TimelineSample[] = []
   private readonly timelineEvery: number
   private step = 0
@@ -132,6 +135,7 @@ class Simulation implements NetworkSink {
       reallocatePasses: s.reallocatePasses,
       uploadSlots: Float64Array.from({ length: s.nodes + 1 }, (_, v) => v === s.nodes ? s.publisherUploadSlots : s.uploadSlots)
     })
+    this.carriedAtTick = new Float64Array(this.src.length)
     this.mq = new MessageQueue(s.dtMs, s.latencyMs[1] + s.dtMs, this.topo.dst, this.topo.count)
     this.publisherSends = new Uint32Array(s.chunks)
     this.holds = new Uint8Array((s.nodes + 1) * s.chunks)
@@ -341,8 +345,17 @@ class Simulation implements NetworkSink {
   }
 
   private tick (now: number): void {
+    const carried = this.net.carried
+    const threshold = PROGRESS_BYTES_PER_SECOND * this.s.tickIntervalMs / 1000
     for (const node of this.nodes) {
-      if (!node.isComplete) this.apply(node.index, node.scheduler.tick(now), now)
+      if (node.isComplete) continue
+      // Like the exchange: a peer that sent us block bytes since the last tick is still at it.
+      for (const [peer, out] of node.connTo) {
+        const inbound = out ^ 1
+        if (carried[inbound] - this.carriedAtTick[inbound] >= threshold) node.scheduler.onProgress(peer, now)
+        this.carriedAtTick[inbound] = carried[inbound]
+      }
+      this.apply(node.index, node.scheduler.tick(now), now)
     }
   }
 
