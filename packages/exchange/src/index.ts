@@ -10,7 +10,7 @@
  *
  * What to request next is decided by {@link Scheduler}, a pure state machine with no I/O
  * (rarest-first after a few random first chunks, bounded pipelines, strict endgame with cancels,
- * timed-out requests re-issued elsewhere), so a simulator can drive the same code.
+ * requests re-issued elsewhere once their peer goes quiet), so a simulator can drive the same code.
  *
  * @example
  *
