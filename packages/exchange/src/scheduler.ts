@@ -354,7 +354,7 @@ export class Scheduler {
 
   /**
    * Block bytes from `peer` are arriving (a block is part way over): its outstanding requests
-   * are alive, however long they take. Without this a request times out by its age alone.
+   * are alive, however long they take. Without it only whole blocks show that a peer is alive.
    */
   onProgress (peer: string, now: number): void {
     const state = this.peers.get(peer)

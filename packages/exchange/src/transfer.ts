@@ -109,7 +109,7 @@ export class Transfer implements SessionHost {
   private readonly counters = { received: 0, sent: 0, duplicate: 0, invalid: 0, haves: 0, from: new Map<string, number>() }
   /** Peers that super-seed this artifact: they count every copy, so they get every `have` */
   private readonly origins = new Set<string>()
-  /** Each session's `bytesArrived` at the last tick, and when that was */
+  /** Each session's `bytesArrived` at the last tick (taken at `lastTickAt`) */
   private readonly arrivedAtTick = new WeakMap<Session, number>()
   private lastTickAt?: number
   /** Chunk writes in progress, so a copy arriving meanwhile counts as a duplicate, not twice */
