@@ -326,7 +326,7 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
     try {
       let session: Session | undefined
       // Bytes are counted once there is a session (the handshake's need not be).
-      const frames = readFrames(stream, this.init.maxMessageSize, n => { if (session != null) session.bytesArrived += n })
+      const frames = readFrames(stream, this.init.maxMessageSize, n => { session?.bytesRead(n) })
       const first = await frames.next()
       const hs = first.done === true ? undefined : first.value.handshake
       if (hs == null) throw new Error('expected a handshake')

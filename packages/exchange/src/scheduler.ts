@@ -65,7 +65,7 @@ export interface SchedulerInit {
   maxBusyPeers?: number
   /**
    * A request is given up, and its chunk asked of another peer, once the peer has sent us no
-   * block bytes for this long (see {@link Scheduler.onProgress}). A peer still sending is slow,
+   * block bytes for this long (see {@link Scheduler.onBytes}). A peer still sending is slow,
    * not gone: on a thin link shared by many, one block can take longer than this, and giving up
    * on it would only start it over elsewhere.
    *
@@ -111,10 +111,18 @@ interface PeerState {
   latency: number
   /** When its last block arrived */
   lastArrival: number
-  /** When block bytes from it were last seen arriving (see `onProgress`) */
+  /** When it was last seen part way through sending us a block (see `onBytes`) */
   lastProgress: number
+  /** Bytes it sent us since the last tick */
+  arrived: number
 }
 
+/**
+ * A peer sending us at least this many bytes a second is part way through a block: `have`s and
+ * the like are a few dozen bytes a second, while a block shared among 32 downloads of a
+ * 384 kbit/s link still arrives at 1.5 kB/s. Its requests are then not timed out.
+ */
+const PROGRESS_BYTES_PER_SECOND = 1024
 /** A request older than this many `requestTimeoutMs` is given up even while its peer sends */
 const MAX_AGE_TIMEOUTS = 10
 /** Weight of a new rate sample in the moving average */
@@ -144,6 +152,8 @@ export class Scheduler {
   private readonly idle = new Set<string>()
   private completed = false
   private paused = false
+  /** When `tick` last ran */
+  private lastTick?: number
 
   constructor (init: SchedulerInit) {
     this.chunks = init.chunks
@@ -257,7 +267,8 @@ export class Scheduler {
       rate: old?.rate ?? 0,
       latency: old?.latency ?? Infinity,
       lastArrival: old?.lastArrival ?? -Infinity,
-      lastProgress: old?.lastProgress ?? -Infinity
+      lastProgress: old?.lastProgress ?? -Infinity,
+      arrived: old?.arrived ?? 0
     }
     this.peers.set(peer, state)
     this.idle.delete(peer)
@@ -353,12 +364,13 @@ export class Scheduler {
   }
 
   /**
-   * Block bytes from `peer` are arriving (a block is part way over): its outstanding requests
-   * are alive, however long they take. Without it only whole blocks show that a peer is alive.
+   * `bytes` arrived from `peer`, whole frames or not. A peer that sends enough between two ticks
+   * is part way through a block: its outstanding requests are alive, however long they take.
+   * Without this only whole blocks show that a peer is alive.
    */
-  onProgress (peer: string, now: number): void {
+  onBytes (peer: string, bytes: number): void {
     const state = this.peers.get(peer)
-    if (state != null && now > state.lastProgress) state.lastProgress = now
+    if (state != null) state.arrived += bytes
   }
 
   /**
@@ -367,7 +379,11 @@ export class Scheduler {
    */
   tick (now: number): SchedulerAction[] {
     const actions: SchedulerAction[] = []
+    const elapsed = this.lastTick == null ? 0 : now - this.lastTick
+    this.lastTick = now
     for (const state of this.peers.values()) {
+      if (elapsed > 0 && state.arrived >= PROGRESS_BYTES_PER_SECOND * elapsed / 1000) state.lastProgress = now
+      state.arrived = 0
       for (const [index, at] of state.inflight) {
         // A peer that keeps sending other blocks but never this one gets a hard limit too.
         const quiet = now - Math.max(at, state.lastProgress, state.lastArrival)

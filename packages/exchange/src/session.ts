@@ -16,6 +16,8 @@ export interface SessionHost {
   onHave(session: Session, indices: number[]): void
   onBlock(session: Session, index: number, data: Uint8Array): Promise<void> | void
   onReject(session: Session, indices: number[], reason: string): void
+  /** Bytes arrived on the stream, whole frames or not (a block shows here while it arrives) */
+  onBytes?(session: Session, bytes: number): void
   onPex(session: Session, peers: PexPeer[]): void
   onClose(session: Session, err?: Error): void
   /** Bytes of a verified chunk to serve, or undefined when it is not held */
@@ -43,8 +45,6 @@ export class Session {
   bytesReceived = 0
   /** When we last sent this peer a block (epoch ms; 0 = never) */
   lastSentAt = 0
-  /** Bytes read from the stream so far, whole frames or not (a block shows here while it arrives) */
-  bytesArrived = 0
   handshaken = false
   private readonly stream: Stream
   private readonly host: SessionHost
@@ -84,7 +84,7 @@ export class Session {
     let error: Error | undefined
     try {
       if (first != null) await this.dispatch(first)
-      for await (const msg of frames ?? readFrames(this.stream, this.init.maxMessageSize, n => { this.bytesArrived += n })) {
+      for await (const msg of frames ?? readFrames(this.stream, this.init.maxMessageSize, n => { this.bytesRead(n) })) {
         if (this.closed) break
         if (msg.block != null) await this.receiveBlock(msg)
         else await this.dispatch(msg)
@@ -94,6 +94,11 @@ export class Session {
     } finally {
       this.finish(error)
     }
+  }
+
+  /** `n` bytes were read from the stream (the host hears of them before they make a frame) */
+  bytesRead (n: number): void {
+    this.host.onBytes?.(this, n)
   }
 
   send (msg: Message): void {

@@ -73,12 +73,6 @@ export interface TransferContext {
  */
 const DIAL_BACKOFF_MS = 5_000
 const MAX_BACKOFF_DOUBLINGS = 4
-/**
- * A peer sending us at least this many bytes a second is part way through a block: `have`s and
- * the like are a few dozen bytes a second, while a block shared among 32 downloads of a
- * 384 kbit/s link still arrives at 1.5 kB/s. Its requests are then not timed out.
- */
-export const PROGRESS_BYTES_PER_SECOND = 1024
 /** A download stopped by a full disk tries again this much later */
 export const STALL_RETRY_MS = 15_000
 const PEX_LIMIT = 16
@@ -109,9 +103,6 @@ export class Transfer implements SessionHost {
   private readonly counters = { received: 0, sent: 0, duplicate: 0, invalid: 0, haves: 0, from: new Map<string, number>() }
   /** Peers that super-seed this artifact: they count every copy, so they get every `have` */
   private readonly origins = new Set<string>()
-  /** Each session's `bytesArrived` at the last tick (taken at `lastTickAt`) */
-  private readonly arrivedAtTick = new WeakMap<Session, number>()
-  private lastTickAt?: number
   /** Chunk writes in progress, so a copy arriving meanwhile counts as a duplicate, not twice */
   private readonly writing = new Map<number, Promise<boolean>>()
   private readonly done: { promise: Promise<ArtifactHandle>, resolve(h: ArtifactHandle): void, reject(e: Error): void }
@@ -327,6 +318,10 @@ export class Transfer implements SessionHost {
     for (const i of indices) this.apply(this.scheduler.onReject(session.peer, i, now))
   }
 
+  onBytes (session: Session, bytes: number): void {
+    this.scheduler?.onBytes(session.peer, bytes)
+  }
+
   onPex (_session: Session, peers: PexPeer[]): void {
     const found = this.ctx.decodePex(peers)
     this.addCandidates(found)
@@ -376,23 +371,8 @@ export class Transfer implements SessionHost {
       if (this.scheduler != null) this.apply(this.scheduler.resume(now))
       else this.retryManifest()
     }
-    if (this.scheduler != null && !this.scheduler.isComplete) {
-      this.noteProgress(this.scheduler, now)
-      this.apply(this.scheduler.tick(now))
-    }
-    this.lastTickAt = now
+    if (this.scheduler != null && !this.scheduler.isComplete) this.apply(this.scheduler.tick(now))
     this.connectMore()
-  }
-
-  /** Tell the scheduler which peers are part way through sending us a block */
-  private noteProgress (scheduler: Scheduler, now: number): void {
-    const since = this.lastTickAt
-    for (const s of this.sessions.values()) {
-      const before = this.arrivedAtTick.get(s)
-      this.arrivedAtTick.set(s, s.bytesArrived)
-      if (since == null || before == null || now <= since) continue
-      if (s.bytesArrived - before >= PROGRESS_BYTES_PER_SECOND * (now - since) / 1000) scheduler.onProgress(s.peer, now)
-    }
   }
 
   /** True while the download waits out a full disk */

@@ -124,22 +124,25 @@ describe('Scheduler', () => {
     s.addPeer('thin', full(1), 0)
     expect(s.inflightAt('thin')).toEqual([0])
     s.addPeer('other', full(1), 10)
-    // Block bytes keep coming from "thin": its one block is slow, not lost.
-    s.onProgress('thin', 900)
+    expect(s.tick(500)).toEqual([])
+    // Block bytes keep coming from "thin" (2 kB a second): its one block is slow, not lost.
+    s.onBytes('thin', 2000)
     expect(s.tick(1500)).toEqual([])
-    s.onProgress('thin', 1800)
+    s.onBytes('thin', 2000)
     expect(s.tick(2500)).toEqual([])
+    // A few dozen bytes a second (haves) are not a block on its way.
+    s.onBytes('thin', 40)
     // Quiet for a whole timeout: given up and asked of the other peer.
-    const quiet = s.tick(2800)
+    const quiet = s.tick(3500)
     expect(quiet).toContainEqual({ type: 'cancel', peer: 'thin', index: 0 })
     expect(requests(quiet)).toEqual([0])
     const holder = s.inflightAt('other').length > 0 ? 'other' : 'thin'
     // Progress never keeps a request alive past ten timeouts.
-    for (let t = 3000; t < 12_800; t += 500) {
-      s.onProgress(holder, t)
+    for (let t = 4000; t < 13_500; t += 500) {
+      s.onBytes(holder, 1000)
       expect(s.tick(t)).toEqual([])
     }
-    expect(s.tick(12_800)).toContainEqual({ type: 'cancel', peer: holder, index: 0 })
+    expect(s.tick(13_500)).toContainEqual({ type: 'cancel', peer: holder, index: 0 })
   })
 
   it('moves a departed peer\'s requests to the remaining peers', () => {

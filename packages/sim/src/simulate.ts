@@ -9,7 +9,6 @@
  * is delivered one latency after its last byte leaves.
  */
 import { Bitfield } from '@shoal/content'
-import { PROGRESS_BYTES_PER_SECOND } from '@shoal/exchange'
 import type { SchedulerAction } from '@shoal/exchange'
 import { MessageQueue, Msg } from './events.js'
 import { Network } from './network.js'
@@ -346,13 +345,13 @@ class Simulation implements NetworkSink {
 
   private tick (now: number): void {
     const carried = this.net.carried
-    const threshold = PROGRESS_BYTES_PER_SECOND * this.s.tickIntervalMs / 1000
     for (const node of this.nodes) {
       if (node.isComplete) continue
-      // Like the exchange: a peer that sent us block bytes since the last tick is still at it.
+      // Like the exchange, tell the scheduler what each peer sent since the last tick.
       for (const [peer, out] of node.connTo) {
         const inbound = out ^ 1
-        if (carried[inbound] - this.carriedAtTick[inbound] >= threshold) node.scheduler.onProgress(peer, now)
+        const bytes = carried[inbound] - this.carriedAtTick[inbound]
+        if (bytes > 0) node.scheduler.onBytes(peer, bytes)
         this.carriedAtTick[inbound] = carried[inbound]
       }
       this.apply(node.index, node.scheduler.tick(now), now)
