@@ -26,6 +26,13 @@ export interface LocalPeersInit {
    * @default 1_000
    */
   intervalMs?: number
+  /**
+   * How often the processes behind the entries read are checked for being alive, while the
+   * directory is unchanged; a gone one's entry is removed.
+   *
+   * @default 10_000
+   */
+  livenessMs?: number
 }
 
 export interface LocalPeersComponents {
@@ -35,6 +42,9 @@ export interface LocalPeersComponents {
 }
 
 interface Entry { id: string, pid: number, addrs: string[] }
+
+/** An entry as last read: its text (to spot a change) and where it came from */
+interface Seen { raw: string, pid: number, file: string }
 
 /** Where nodes of a swarm meet by default */
 export function defaultLocalPeersDir (swarm: string): string {
@@ -48,7 +58,8 @@ class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerD
   private readonly dir: string
   private readonly intervalMs: number
   private readonly log: Logger
-  private readonly seen = new Map<string, string>()
+  private readonly livenessMs: number
+  private readonly seen = new Map<string, Seen>()
   private timer?: ReturnType<typeof setInterval>
   private scannedMtime = -1
   private scannedAt = 0
@@ -60,6 +71,7 @@ class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerD
     this.components = components
     this.dir = init.dir ?? defaultLocalPeersDir('default')
     this.intervalMs = init.intervalMs ?? 1_000
+    this.livenessMs = init.livenessMs ?? 10_000
     this.log = components.logger.forComponent('shoal:discovery:local-peers')
   }
 
@@ -104,9 +116,14 @@ class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerD
     let names: string[]
     try {
       // Files are only ever created, renamed into place or removed, each of which changes the
-      // directory's mtime: an unchanged directory has nothing new to read.
+      // directory's mtime: an unchanged directory has nothing new to read, and only the
+      // processes behind what was read need checking (re-reading every file of a big swarm on
+      // every node, every few seconds, cost more CPU than the check).
       const mtime = (await stat(this.dir)).mtimeMs
-      if (mtime === this.scannedMtime && Date.now() - this.scannedAt < 10_000) return
+      if (mtime === this.scannedMtime) {
+        if (Date.now() - this.scannedAt >= this.livenessMs) await this.removeGone()
+        return
+      }
       this.scannedMtime = mtime
       this.scannedAt = Date.now()
       names = await readdir(this.dir)
@@ -115,22 +132,34 @@ class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerD
     }
     for (const name of names) {
       if (!name.endsWith('.json')) continue
+      const file = join(this.dir, name)
       try {
-        const raw = await readFile(join(this.dir, name), 'utf8')
+        const raw = await readFile(file, 'utf8')
         const entry = JSON.parse(raw) as Entry
         if (entry.id === this.components.peerId.toString()) continue
         if (!alive(entry.pid)) {
-          await rm(join(this.dir, name), { force: true })
+          await rm(file, { force: true })
+          this.seen.delete(entry.id)
           continue
         }
-        if (this.seen.get(entry.id) === raw) continue
-        this.seen.set(entry.id, raw)
+        if (this.seen.get(entry.id)?.raw === raw) continue
+        this.seen.set(entry.id, { raw, pid: entry.pid, file })
         this.safeDispatchEvent('peer', {
           detail: { id: peerIdFromString(entry.id), multiaddrs: entry.addrs.map(a => multiaddr(a)) }
         })
       } catch (err: any) {
         this.log('skipping %s: %s', name, err.message)
       }
+    }
+  }
+
+  /** Remove the entries of processes that are gone (the next scan sees the directory change) */
+  private async removeGone (): Promise<void> {
+    this.scannedAt = Date.now()
+    for (const [id, seen] of this.seen) {
+      if (alive(seen.pid)) continue
+      this.seen.delete(id)
+      await rm(seen.file, { force: true }).catch(() => {})
     }
   }
 }
