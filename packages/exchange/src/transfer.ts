@@ -76,6 +76,14 @@ const MAX_BACKOFF_DOUBLINGS = 4
 /** A download stopped by a full disk tries again this much later */
 export const STALL_RETRY_MS = 15_000
 const PEX_LIMIT = 16
+/**
+ * Sessions a download opens before it has the manifest. Until then a session can only bring
+ * the manifest (and peers that lack it too have nothing else to give): when a big swarm hears
+ * an announcement together, every node opening all its sessions at once was a storm of
+ * handshakes and exchanged peer lists that took the CPU from the publisher for its first 30 s
+ * at 48 nodes on this 2-core machine. The rest are opened once the manifest is stored.
+ */
+const PEERS_BEFORE_MANIFEST = 4
 
 export class Transfer implements SessionHost {
   readonly id: CID
@@ -159,8 +167,9 @@ export class Transfer implements SessionHost {
   connectMore (): void {
     if (!this.downloading || this.isComplete) return
     const now = this.ctx.now()
+    const room = this.handle == null ? Math.min(PEERS_BEFORE_MANIFEST, this.ctx.maxPeers) : this.ctx.maxPeers
     for (const [peer, c] of this.candidates) {
-      if (this.sessions.size + this.dialling.size >= this.ctx.maxPeers) return
+      if (this.sessions.size + this.dialling.size >= room) return
       if (this.sessions.has(peer) || this.dialling.has(peer)) continue
       const doublings = Math.min(Math.max((c.failures ?? 0) - 1, 0), MAX_BACKOFF_DOUBLINGS)
       if (c.lastDial != null && now - c.lastDial < DIAL_BACKOFF_MS * 2 ** doublings) continue
@@ -478,6 +487,7 @@ export class Transfer implements SessionHost {
       if (session != null) this.pushManifest(session)
     }
     this.wantManifest.clear()
+    this.connectMore()
   }
 
   private ensureScheduler (): void {
