@@ -130,7 +130,9 @@ class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerD
     } catch {
       return
     }
-    for (const name of names) {
+    // In random order: a node that dials only the first few it hears of (see the swarm's
+    // `discoveryDialTarget`) must not pick the same few as every other node.
+    for (const name of shuffle(names)) {
       if (!name.endsWith('.json')) continue
       const file = join(this.dir, name)
       try {
@@ -162,6 +164,16 @@ class LocalPeers extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerD
       await rm(seen.file, { force: true }).catch(() => {})
     }
   }
+}
+
+function shuffle<T> (items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const t = items[i]
+    items[i] = items[j]
+    items[j] = t
+  }
+  return items
 }
 
 function alive (pid: number): boolean {

@@ -72,6 +72,15 @@ export interface ShoalNodeInit {
    */
   localPeersDir?: string | false
   /**
+   * Peers found by discovery (mDNS, the rendezvous directory, the DHT) are dialled only while
+   * the node has fewer connections, dials under way included. Gossip needs a mesh of 6 to 12
+   * and each download dials its own session peers, so a node need not connect to everyone it
+   * hears of: a full mesh of a big swarm costs every node a handshake per peer.
+   *
+   * @default 16
+   */
+  discoveryDialTarget?: number
+  /**
    * How often a publisher re-announces what it publishes and holders re-send their beacons
    * (gossip reaches only peers already subscribed).
    *
@@ -113,6 +122,7 @@ export interface ResolvedConfig {
   persistPeerStore: boolean
   mdns: boolean
   localPeersDir: string | false
+  discoveryDialTarget: number
   announceIntervalMs: number
   findIntervalMs: number
   retention: RetentionPolicy
@@ -142,6 +152,7 @@ export function resolveConfig (init: ShoalNodeInit): ResolvedConfig {
     persistPeerStore: init.persistPeerStore ?? false,
     mdns: init.mdns ?? !onlyLoopback,
     localPeersDir: init.localPeersDir ?? defaultLocalPeersDir(swarm),
+    discoveryDialTarget: count(init.discoveryDialTarget ?? 16, 'discoveryDialTarget'),
     announceIntervalMs: positive(init.announceIntervalMs ?? 5_000, 'announceIntervalMs'),
     findIntervalMs: positive(init.findIntervalMs ?? 3_000, 'findIntervalMs'),
     retention: resolveRetention(init.retention ?? {}),
@@ -186,6 +197,11 @@ function parseAddr (value: string, what: string, needPeerId: boolean): Multiaddr
 
 function positive (n: number, name: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new ShoalError('ERR_BAD_OPTION', `${name} must be a positive number of milliseconds, got ${n}`)
+  return n
+}
+
+function count (n: number, name: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new ShoalError('ERR_BAD_OPTION', `${name} must be a whole number of at least 1, got ${n}`)
   return n
 }
 
