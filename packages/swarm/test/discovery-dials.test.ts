@@ -15,11 +15,8 @@ it('dials only discoveryDialTarget of the peers it finds, and is reached by the 
   for (let i = 0; i < 6; i++) others.push(await ctx.swarm.start(`n${i}`))
   const late = await ctx.swarm.start('late', { discoveryDialTarget: 3 })
   // It finds all six in the directory at once (its first scan, before they scan again)...
-  const deadline = Date.now() + 20_000
-  while (!(await Promise.all(others.map(async o => await late.libp2p.peerStore.has(o.peerId)))).every(Boolean)) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the late node to discover the others')
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await until('the late node to discover the others', async () =>
+    (await Promise.all(others.map(async o => await late.libp2p.peerStore.has(o.peerId)))).every(Boolean), 20_000)
   // ...and dials three of them; the others, below their own target, dial it.
   await until('every node to connect to the late one', () => others.every(o => o.libp2p.getConnections(late.peerId).length > 0), 30_000)
   expect(outbound(late)).toBeLessThanOrEqual(3)

@@ -62,10 +62,10 @@ export class TestSwarm {
   }
 }
 
-/** Poll `fn` every 100 ms until it is true */
-export async function until (what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
+/** Poll `fn` (sync or async) every 100 ms until it is true */
+export async function until (what: string, fn: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!fn()) {
+  while (!(await fn())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, 100))
   }

@@ -24,11 +24,8 @@ it('a node whose first dials failed connects once its peers can be reached', asy
   const a = await ctx.swarm.start('a', { connectionGater: gater })
   const b = await ctx.swarm.start('b', { connectionGater: gater })
   // Both find each other in the rendezvous directory; their dials are refused.
-  const deadline = Date.now() + 20_000
-  while (!(await a.libp2p.peerStore.has(b.peerId)) || !(await b.libp2p.peerStore.has(a.peerId))) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the nodes to discover each other')
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await until('the nodes to discover each other', async () =>
+    (await a.libp2p.peerStore.has(b.peerId)) && (await b.libp2p.peerStore.has(a.peerId)), 20_000)
   await new Promise(resolve => setTimeout(resolve, 2_000))
   expect(connected(a, b)).toBe(false)
 
