@@ -311,7 +311,7 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
       const session = this.newSession(stream, candidate.id, transfer)
       transfer.dialling.delete(peer)
       if (!transfer.attach(session)) { session.close(); return }
-      session.handshake(transfer.ourHandshake())
+      transfer.greet(session)
       await session.run()
     } catch (err: any) {
       this.log('dial %s for %s failed: %s', peer, transfer.key, err.message)

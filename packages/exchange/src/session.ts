@@ -46,6 +46,8 @@ export class Session {
   /** When we last sent this peer a block (epoch ms; 0 = never) */
   lastSentAt = 0
   handshaken = false
+  /** Handshakes the peer sent: the first opens the session, later ones update it */
+  handshakesReceived = 0
   private readonly stream: Stream
   private readonly host: SessionHost
   private readonly init: SessionInit
@@ -55,6 +57,9 @@ export class Session {
   private current?: number
   private closed = false
   private readonly abort = new AbortController()
+  /** Haves held back by {@link haveLater}, and the timer that sends them */
+  private laterHaves: number[] = []
+  private laterTimer?: ReturnType<typeof setTimeout>
 
   constructor (stream: Stream, remotePeer: PeerId, host: SessionHost, init: SessionInit) {
     this.stream = stream
@@ -103,6 +108,8 @@ export class Session {
 
   send (msg: Message): void {
     if (this.closed) return
+    // Held-back haves ride along with whatever goes out first (one write, one packet).
+    if (msg.have == null && this.laterHaves.length > 0) this.flushHaves()
     writeFrame(this.stream, msg, this.abort.signal).catch(err => { this.close(err) })
   }
 
@@ -110,6 +117,25 @@ export class Session {
   request (indices: number[]): void { if (indices.length > 0) this.send({ request: { indices } }) }
   cancel (indices: number[]): void { if (indices.length > 0) this.send({ cancel: { indices } }) }
   have (indices: number[]): void { if (indices.length > 0) this.send({ have: { indices } }) }
+
+  /**
+   * Haves that may wait up to `delayMs`, gathered into one frame (or sent along with the next
+   * frame that goes out sooner). Each small frame is a packet on its own, and an ACK for it on
+   * the peer's uplink.
+   */
+  haveLater (indices: number[], delayMs: number): void {
+    if (indices.length === 0 || this.closed) return
+    this.laterHaves.push(...indices)
+    this.laterTimer ??= setTimeout(() => { this.flushHaves() }, delayMs)
+  }
+
+  private flushHaves (): void {
+    clearTimeout(this.laterTimer)
+    this.laterTimer = undefined
+    const indices = this.laterHaves
+    this.laterHaves = []
+    this.have(indices)
+  }
   reject (indices: number[], reason: string): void { this.send({ reject: { indices, reason } }) }
   pex (peers: PexPeer[]): void { if (peers.length > 0) this.send({ pex: { peers } }) }
 
@@ -125,6 +151,8 @@ export class Session {
     if (this.closed) return
     this.closed = true
     this.uploads.length = 0
+    clearTimeout(this.laterTimer)
+    this.laterHaves = []
     this.abort.abort()
     this.host.onClose(this, err)
   }
@@ -157,6 +185,7 @@ export class Session {
   private async dispatch (msg: Message): Promise<void> {
     if (msg.handshake != null) {
       this.handshaken = true
+      this.handshakesReceived++
       await this.host.onHandshake(this, msg.handshake)
       return
     }

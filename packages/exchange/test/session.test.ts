@@ -1,0 +1,62 @@
+/**
+ * A session's outgoing frames, read on the other end of a stream pair: haves that may wait go
+ * out together, or with the next frame that goes out sooner.
+ */
+import { streamPair } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { Session } from '../src/session.js'
+import { readFrames } from '../src/wire.js'
+import type { SessionHost } from '../src/session.js'
+import type { Message } from '../src/pb/message.js'
+
+const PEER = peerIdFromString('12D3KooWBXmsnukwAZTqLecrm97phmqT6vTwjt1EB5WEB6gqj5Jh')
+
+const host: SessionHost = {
+  onHandshake () {},
+  onHave () {},
+  onBlock () {},
+  onReject () {},
+  onPex () {},
+  onClose () {},
+  async readChunk () { return undefined }
+}
+
+async function pair (): Promise<{ session: Session, frames: Message[], close: () => void }> {
+  const [ours, theirs] = await streamPair()
+  const session = new Session(ours, PEER, host, { maxMessageSize: 1024, maxQueuedRequests: 8 })
+  const frames: Message[] = []
+  void (async () => { for await (const m of readFrames(theirs, 1024)) frames.push(m) })().catch(() => {})
+  return { session, frames, close: () => { session.close(); theirs.abort(new Error('done')) } }
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+describe('session haves that may wait', () => {
+  it('go out as one frame when the delay is up', async () => {
+    const { session, frames, close } = await pair()
+    try {
+      session.haveLater([1], 300)
+      session.haveLater([2, 3], 300)
+      await sleep(100)
+      expect(frames).toHaveLength(0)
+      await sleep(700)
+      expect(frames.map(f => f.have?.indices)).toEqual([[1, 2, 3]])
+    } finally {
+      close()
+    }
+  })
+
+  it('go out at once, ahead of it, when another frame is sent', async () => {
+    const { session, frames, close } = await pair()
+    try {
+      session.haveLater([4], 60_000)
+      session.request([7])
+      await sleep(300)
+      expect(frames.map(f => f.have?.indices ?? f.request?.indices)).toEqual([[4], [7]])
+      expect(frames[0].have).toBeDefined()
+      expect(frames[1].request).toBeDefined()
+    } finally {
+      close()
+    }
+  })
+})
