@@ -46,6 +46,13 @@ const RECONNECT_INTERVAL_MS = 5_000
 const HOLDER_BEACON_REPEAT_MS = 15_000
 /** Longest random wait before providing a downloaded artifact (see `provide`) */
 const PROVIDE_JITTER_MS = 15_000
+/**
+ * How long a publisher waits to provide what it published. The swarm starts from the
+ * announcement; the DHT record is for nodes that come later. A provide is a lookup plus ~20
+ * RPCs, each a new stream and peer-store work on both ends: run at the announcement it held the
+ * publisher's CPU for its first 4 s at 16 nodes, while its first blocks waited.
+ */
+const PUBLISH_PROVIDE_DELAY_MS = 10_000
 
 export type ShoalServices = DiscoveryServices & { exchange: Exchange, identify: unknown }
 
@@ -306,7 +313,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     })
     // Announce first: the swarm's nodes start at once from it, the DHT is for whoever comes later.
     await this.reannounce()
-    void this.provide(id)
+    void this.provide(id, PUBLISH_PROVIDE_DELAY_MS)
     return { id, manifest, reused }
   }
 
@@ -336,7 +343,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       this.paths.set(key, path)
       const progress = this.progressOf(key)
       void this.sendBeacon(key, true)
-      if (!this.provided.has(key)) void this.provide(cid, PROVIDE_JITTER_MS)
+      if (!this.provided.has(key)) void this.provide(cid, Math.random() * PROVIDE_JITTER_MS)
       this.safeDispatchEvent('complete', { detail: progress })
       void this.enforceRetention()
       return path
@@ -439,21 +446,21 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     // a DHT provide is a lookup of the k closest peers, and a whole swarm providing at the same
     // moment (each at its first chunk) costs more CPU than the transfer. Until then, beacons and
     // peer exchange point others at partial holders.
-    if (s.complete && !this.provided.has(s.id)) void this.provide(cid, PROVIDE_JITTER_MS)
+    if (s.complete && !this.provided.has(s.id)) void this.provide(cid, Math.random() * PROVIDE_JITTER_MS)
     void this.sendBeacon(s.id, false, s)
     this.safeDispatchEvent('progress', { detail: this.decorate(s) })
   }
 
   /**
    * Provide in the DHT, one artifact at a time: each provide is a lookup that dials about twenty
-   * peers, and a node receiving a burst of artifacts would otherwise run them all at once. With
-   * `jitterMs`, after a random wait up to that long: a swarm finishes within moments, and its
-   * provides would otherwise all run while its last nodes are still downloading.
+   * peers, and a node receiving a burst of artifacts would otherwise run them all at once. After
+   * `waitMs` (a downloader waits a random time: a swarm finishes within moments, and its provides
+   * would otherwise all run while its last nodes are still downloading).
    */
-  private async provide (cid: CID, jitterMs = 0): Promise<void> {
+  private async provide (cid: CID, waitMs = 0): Promise<void> {
     const key = cid.toString()
     this.provided.add(key)
-    if (jitterMs > 0) await sleep(Math.random() * jitterMs, undefined, { signal: this.stopping.signal, ref: false }).catch(() => {})
+    if (waitMs > 0) await sleep(waitMs, undefined, { signal: this.stopping.signal, ref: false }).catch(() => {})
     const run = async (): Promise<void> => {
       if (this.stopping.signal.aborted || this.store.get(key) == null) return
       try {
