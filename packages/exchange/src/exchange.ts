@@ -9,7 +9,7 @@ import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as Digest from 'multiformats/hashes/digest'
 import { CID } from 'multiformats/cid'
-import { Session } from './session.js'
+import { NULL_HOST, Session } from './session.js'
 import { Transfer } from './transfer.js'
 import { TokenBucket } from './rate-limit.js'
 import { readFrames } from './wire.js'
@@ -384,19 +384,9 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
 
 /** Answer an inbound stream with a session-wide reject in place of a handshake */
 function refuse (stream: Stream, peer: PeerId, reason: string): void {
-  const refusal = new Session(stream, peer, nullHost, { maxMessageSize: 1024, maxQueuedRequests: 0 })
+  const refusal = new Session(stream, peer, NULL_HOST, { maxMessageSize: 1024, maxQueuedRequests: 0 })
   refusal.reject([], reason)
   refusal.close()
-}
-
-const nullHost = {
-  onHandshake () {},
-  onHave () {},
-  onBlock () {},
-  onReject () {},
-  onPex () {},
-  onClose () {},
-  async readChunk () { return undefined }
 }
 
 function decodePex (peers: PexPeer[]): Candidate[] {

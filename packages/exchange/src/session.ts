@@ -26,6 +26,17 @@ export interface SessionHost {
   onSent?(session: Session, index: number): void
 }
 
+/** A host that ignores everything and holds nothing: for a stream only answered with a refusal */
+export const NULL_HOST: SessionHost = {
+  onHandshake () {},
+  onHave () {},
+  onBlock () {},
+  onReject () {},
+  onPex () {},
+  onClose () {},
+  async readChunk () { return undefined }
+}
+
 export interface SessionInit {
   maxMessageSize: number
   /** Requests queued from this peer beyond this are rejected */

@@ -4,26 +4,15 @@
  */
 import { streamPair } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { Session } from '../src/session.js'
+import { NULL_HOST, Session } from '../src/session.js'
 import { readFrames } from '../src/wire.js'
-import type { SessionHost } from '../src/session.js'
 import type { Message } from '../src/pb/message.js'
 
 const PEER = peerIdFromString('12D3KooWBXmsnukwAZTqLecrm97phmqT6vTwjt1EB5WEB6gqj5Jh')
 
-const host: SessionHost = {
-  onHandshake () {},
-  onHave () {},
-  onBlock () {},
-  onReject () {},
-  onPex () {},
-  onClose () {},
-  async readChunk () { return undefined }
-}
-
 async function pair (): Promise<{ session: Session, frames: Message[], close: () => void }> {
   const [ours, theirs] = await streamPair()
-  const session = new Session(ours, PEER, host, { maxMessageSize: 1024, maxQueuedRequests: 8 })
+  const session = new Session(ours, PEER, NULL_HOST, { maxMessageSize: 1024, maxQueuedRequests: 8 })
   const frames: Message[] = []
   void (async () => { for await (const m of readFrames(theirs, 1024)) frames.push(m) })().catch(() => {})
   return { session, frames, close: () => { session.close(); theirs.abort(new Error('done')) } }
