@@ -56,7 +56,6 @@ export class Session {
   bytesReceived = 0
   /** When we last sent this peer a block (epoch ms; 0 = never) */
   lastSentAt = 0
-  handshaken = false
   /** Handshakes the peer sent: the first opens the session, later ones update it */
   handshakesReceived = 0
   private readonly stream: Stream
@@ -81,6 +80,11 @@ export class Session {
     this.init = init
     // Every send waiting on backpressure listens on this signal.
     setMaxListeners(Infinity, this.abort.signal)
+  }
+
+  /** Whether the peer has sent its handshake */
+  get handshaken (): boolean {
+    return this.handshakesReceived > 0
   }
 
   get isClosed (): boolean {
@@ -128,6 +132,8 @@ export class Session {
   request (indices: number[]): void { if (indices.length > 0) this.send({ request: { indices } }) }
   cancel (indices: number[]): void { if (indices.length > 0) this.send({ cancel: { indices } }) }
   have (indices: number[]): void { if (indices.length > 0) this.send({ have: { indices } }) }
+  reject (indices: number[], reason: string): void { this.send({ reject: { indices, reason } }) }
+  pex (peers: PexPeer[]): void { if (peers.length > 0) this.send({ pex: { peers } }) }
 
   /**
    * Haves that may wait up to `delayMs`, gathered into one frame (or sent along with the next
@@ -147,8 +153,6 @@ export class Session {
     this.laterHaves = []
     this.have(indices)
   }
-  reject (indices: number[], reason: string): void { this.send({ reject: { indices, reason } }) }
-  pex (peers: PexPeer[]): void { if (peers.length > 0) this.send({ pex: { peers } }) }
 
   /** End the session; the stream is closed gracefully, or aborted when `err` is given */
   close (err?: Error): void {
@@ -195,7 +199,6 @@ export class Session {
 
   private async dispatch (msg: Message): Promise<void> {
     if (msg.handshake != null) {
-      this.handshaken = true
       this.handshakesReceived++
       await this.host.onHandshake(this, msg.handshake)
       return

@@ -386,9 +386,8 @@ export class Transfer implements SessionHost {
     this.sessions.delete(session.peer)
     if (this.seeder != null) this.reveal(this.seeder.removePeer(session.peer))
     this.pendingBitfields.delete(session.peer)
-    this.wantManifest.delete(session.peer)
     this.askedManifest.delete(session.peer)
-    this.manifestDelivered(session.peer)
+    this.manifestDelivered(session.peer) // it no longer waits, and an origin's place is free
     this.origins.delete(session.peer)
     if (err != null) this.ctx.log('session with %s for %s ended: %s', session.peer, this.key, err.message)
     if (this.scheduler != null) this.apply(this.scheduler.removePeer(session.peer, this.ctx.now()))
