@@ -105,6 +105,16 @@ export function discoveryServices (init: DiscoveryServicesInit = {}): DiscoveryS
       // rest in a large swarm, still gossip.
       Dlazy: 2,
       gossipFactor: 0.1,
+      // Our own messages go to the mesh, not to every subscriber (gossipsub's flood publish, an
+      // eclipse defence for the open internet): a publisher with 48 peers sent each
+      // re-announcement 48 times, 9 % of its 384 kbit/s uplink. The mesh reaches them all.
+      floodPublish: false,
+      // Each node forwards every message to its whole mesh, so the mesh degree multiplies all
+      // gossip traffic. Meshes of 4 (3 to 6) instead of 6 (4 to 12) still keep a swarm connected.
+      D: 4,
+      Dlo: 3,
+      Dhi: 6,
+      Dscore: 2,
       ...init.pubsub,
       emitSelf: false
     }),
