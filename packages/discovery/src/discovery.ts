@@ -1,6 +1,7 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { BeaconThrottle } from './beacon-throttle.js'
+import { HeardBy } from './heard-by.js'
 import { DEFAULT_SWARM, announceTopic, beaconTopic } from './constants.js'
 import { decodeAnnouncement, decodeHolderBeacon, encodeAnnouncement, encodeHolderBeacon } from './messages.js'
 import { waitForRoutingTable } from './routing-table.js'
@@ -9,6 +10,13 @@ import type { DiscoveryServices } from './services.js'
 import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { AbortOptions, Libp2p, Logger, PeerId, PeerInfo } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+
+/**
+ * How long a peer must have been in the announce topic before an announcement passing through
+ * counts as heard by it: a peer that has just joined is not in anyone's mesh until the next
+ * gossipsub heartbeat (1 s) grafts it.
+ */
+export const SETTLED_SUBSCRIBER_MS = 2_000
 
 /** Options for {@link Discovery}. */
 export interface DiscoveryInit {
@@ -63,7 +71,8 @@ export interface DiscoveryEvents {
   beacon: CustomEvent<HolderBeacon>
   /**
    * A peer subscribed to the announce topic. Gossip does not replay old messages, so a
-   * publisher re-announces to newcomers on this event rather than waiting for its next round.
+   * publisher re-announces to newcomers on this event rather than waiting for its next round;
+   * {@link Discovery.hasHeardOf} tells a newcomer from a known peer on a new connection.
    */
   subscriber: CustomEvent<PeerId>
 }
@@ -100,6 +109,9 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
   private readonly log: Logger
   private readonly routingTableWaitMs: number
   private readonly throttle: BeaconThrottle
+  private readonly heardBy = new HeardBy()
+  /** When each peer (last) joined the announce topic, ms since the epoch */
+  private readonly subscribedAt = new Map<string, number>()
   private lifetime = new AbortController()
   private started = false
 
@@ -146,6 +158,7 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
     this.started = false
     this.lifetime.abort(new Error('discovery stopped'))
     this.throttle.clear()
+    this.subscribedAt.clear()
     const pubsub = this.libp2p.services.pubsub
     pubsub.removeEventListener('message', this.onMessage)
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
@@ -173,7 +186,19 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
    * encodes to more than {@link MAX_MESSAGE_BYTES}
    */
   async announce (a: Announcement): Promise<number> {
-    return await this.publish(this.announceTopic, encodeAnnouncement(a))
+    const recipients = await this.publish(this.announceTopic, encodeAnnouncement(a))
+    this.heardBy.add(a.id, recipients.map(String))
+    return recipients.length
+  }
+
+  /**
+   * Whether `peer` has most likely heard of artifact `id`: this node sent it the announcement,
+   * or it was in the announce topic (for {@link SETTLED_SUBSCRIBER_MS} or more, so in the mesh)
+   * when an announcement of `id` passed through here, or it sent a beacon for `id`. Re-announcing
+   * for a peer that has heard only repeats the message to the whole swarm.
+   */
+  hasHeardOf (id: string, peer: PeerId | string): boolean {
+    return this.heardBy.has(id, peer.toString())
   }
 
   /**
@@ -252,8 +277,25 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
   }
 
   private onSubscriptionChange (evt: CustomEvent<SubscriptionChangeData>): void {
-    const joined = evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.announceTopic)
-    if (joined) this.safeDispatchEvent('subscriber', { detail: evt.detail.peerId })
+    const change = evt.detail.subscriptions.find(s => s.topic === this.announceTopic)
+    if (change == null) return
+    const peer = evt.detail.peerId.toString()
+    if (!change.subscribe) {
+      this.subscribedAt.delete(peer)
+      return
+    }
+    this.subscribedAt.set(peer, Date.now())
+    this.safeDispatchEvent('subscriber', { detail: evt.detail.peerId })
+  }
+
+  /** An announcement of `id` passed through: peers settled in the topic had it too */
+  private noteAnnouncementPassed (id: string, from?: string): void {
+    const settled = Date.now() - SETTLED_SUBSCRIBER_MS
+    const peers = this.libp2p.services.pubsub.getSubscribers(this.announceTopic)
+      .map(String)
+      .filter(p => (this.subscribedAt.get(p) ?? Infinity) <= settled)
+    if (from != null) peers.push(from)
+    this.heardBy.add(id, peers)
   }
 
   private onMessage (evt: CustomEvent<Message>): void {
@@ -262,10 +304,13 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
     if (msg.type === 'signed' && msg.from.equals(this.libp2p.peerId)) return
     if (msg.topic === this.announceTopic) {
       const a = this.readAnnouncement(msg)
-      if (a != null) this.safeDispatchEvent('announcement', { detail: a })
+      if (a == null) return
+      this.noteAnnouncementPassed(a.id, msg.type === 'signed' ? msg.from.toString() : undefined)
+      this.safeDispatchEvent('announcement', { detail: a })
     } else if (msg.topic === this.beaconTopic) {
       const b = this.readBeacon(msg)
       if (b == null) return
+      this.heardBy.add(b.id, [b.peer])
       this.throttle.heard(b)
       this.safeDispatchEvent('beacon', { detail: b })
     }
@@ -287,13 +332,13 @@ export class Discovery extends TypedEventEmitter<DiscoveryEvents> {
     await this.publish(this.beaconTopic, encodeHolderBeacon(b))
   }
 
-  private async publish (topic: string, data: Uint8Array): Promise<number> {
+  private async publish (topic: string, data: Uint8Array): Promise<PeerId[]> {
     try {
       const { recipients } = await this.libp2p.services.pubsub.publish(topic, data)
-      return recipients.length
+      return recipients
     } catch (err) {
       this.log.error('publish on %s failed - %e', topic, err)
-      return 0
+      return []
     }
   }
 

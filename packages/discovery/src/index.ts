@@ -44,7 +44,7 @@
 export { DHT_PROTOCOL, MAX_MESSAGE_BYTES, DEFAULT_SWARM, announceTopic, beaconTopic } from './constants.js'
 export { discoveryServices } from './services.js'
 export type { DiscoveryServices, DiscoveryServicesInit, DiscoveryServiceFactories } from './services.js'
-export { Discovery } from './discovery.js'
+export { Discovery, SETTLED_SUBSCRIBER_MS } from './discovery.js'
 export type { DiscoveryInit, DiscoveryEvents, FindHoldersOptions } from './discovery.js'
 export { encodeAnnouncement, decodeAnnouncement, encodeHolderBeacon, decodeHolderBeacon, isAnnouncement, isHolderBeacon } from './messages.js'
 export type { Announcement, HolderBeacon } from './messages.js'

@@ -123,6 +123,11 @@ describe('gossip', () => {
     expect(verdicts).toEqual(['reject', 'reject', 'reject', 'accept'])
     b.services.pubsub.topicValidators.set(topic, validate)
     for (const r of received.slice(1)) expect(r).toEqual([announcement])
+    // Who has heard of it, for re-announcing to newcomers only: A sent it to B; B heard it from
+    // A; A never met D, so it cannot tell.
+    expect(discoveries[0].hasHeardOf(id, nodes[1].peerId)).toBe(true)
+    expect(discoveries[1].hasHeardOf(id, nodes[0].peerId)).toBe(true)
+    expect(discoveries[0].hasHeardOf(id, nodes[3].peerId)).toBe(false)
   }, TIMEOUT)
 
   it('delivers beacons and drops beacons that speak for another peer', async () => {
@@ -140,6 +145,9 @@ describe('gossip', () => {
     await new Promise(resolve => setTimeout(resolve, 300))
     for (const i of [0, 1, 3]) expect(received[i]).toEqual([beacon])
     expect(received[2]).toEqual([])
+    // A holder's beacon says it has heard of the artifact; the spoofed one says nothing of A.
+    expect(discoveries[3].hasHeardOf(id, c.peerId)).toBe(true)
+    expect(discoveries[3].hasHeardOf(id, nodes[0].peerId)).toBe(false)
   }, TIMEOUT)
 
   it('does not throw when announcing to a topic nobody joined', async () => {

@@ -44,6 +44,12 @@ const RECONNECT_BATCH = 8
 const RECONNECT_INTERVAL_MS = 5_000
 /** How often a holder offers to repeat its complete beacons; discovery's throttle, sized to the swarm, decides when they go out */
 const HOLDER_BEACON_REPEAT_MS = 15_000
+/**
+ * How long a node gathers peers that joined the announce topic before it re-announces for
+ * them: peers join together, and a joining peer's exchange session (proof it heard) often
+ * opens within this moment.
+ */
+const NEWCOMER_WAIT_MS = 1_000
 /** Longest random wait before providing a downloaded artifact (see `provide`) */
 const PROVIDE_JITTER_MS = 15_000
 /**
@@ -116,7 +122,9 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   private readonly stopping = new AbortController()
   /** Our addresses as strings, rebuilt when libp2p reports a change */
   private addrs?: string[]
-  private reannounceTimer?: ReturnType<typeof setTimeout>
+  /** Peers that joined the announce topic since the last {@link NEWCOMER_WAIT_MS} round */
+  private readonly newcomers = new Map<string, PeerId>()
+  private newcomerTimer?: ReturnType<typeof setTimeout>
   /** When holder beacons were last repeated (epoch ms) */
   private holderBeaconsAt = 0
 
@@ -234,7 +242,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     })
     this.discovery.addEventListener('announcement', (evt) => { this.onAnnouncement(evt.detail) })
     this.discovery.addEventListener('beacon', (evt) => { this.onBeacon(evt.detail) })
-    this.discovery.addEventListener('subscriber', () => { this.reannounceSoon(); this.relaySoon() })
+    this.discovery.addEventListener('subscriber', (evt) => { this.onSubscriber(evt.detail) })
     this.exchange.addEventListener('artifact:progress', (evt) => { this.onProgress(evt.detail) })
     this.exchange.addEventListener('artifact:error', (evt) => {
       this.emitError(new Error(`${evt.detail.id.toString()}: ${evt.detail.error.message}`, { cause: evt.detail.error }))
@@ -286,7 +294,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     for (const t of this.relays.values()) clearTimeout(t)
     clearTimeout(this.retentionTimer)
     await this.retaining
-    clearTimeout(this.reannounceTimer)
+    clearTimeout(this.newcomerTimer)
     await this.discovery.stop().catch(() => {})
     await this.libp2p.stop()
     await this.store.close()
@@ -501,24 +509,53 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     }
   }
 
-  /** Several peers often subscribe within one moment; announce once for all of them */
-  private reannounceSoon (): void {
-    if (this.published.size === 0 || this.reannounceTimer != null) return
-    this.reannounceTimer = setTimeout(() => {
-      this.reannounceTimer = undefined
-      void this.reannounce()
-    }, 100)
+  /**
+   * A peer joined the announce topic. Most such peers are known ones on a new connection (a
+   * session, a DHT query, a peer-exchange dial), and every re-announcement travels to the whole
+   * swarm, so after a moment (peers join together, and a session may open meanwhile) only the
+   * artifacts some newcomer has not heard of are announced again.
+   */
+  private onSubscriber (peer: PeerId): void {
+    if (this.published.size === 0 && (!this.config.fetchAnnounced || this.paths.size === 0)) return
+    this.newcomers.set(peer.toString(), peer)
+    this.newcomerTimer ??= setTimeout(() => {
+      this.newcomerTimer = undefined
+      const peers = [...this.newcomers.values()]
+      this.newcomers.clear()
+      void this.reannounceFor(peers)
+      this.relayFor(peers)
+    }, NEWCOMER_WAIT_MS)
+  }
+
+  /** Whether `peer` has heard of artifact `key`, as far as we can tell */
+  private hasHeardOf (key: string, peer: PeerId): boolean {
+    if (this.discovery.hasHeardOf(key, peer)) return true
+    try {
+      return this.exchange.peersOf(parseArtifactId(key)).includes(peer.toString())
+    } catch {
+      return false
+    }
+  }
+
+  /** Publisher: announce again what some of `peers` have not heard of */
+  private async reannounceFor (peers: PeerId[]): Promise<void> {
+    for (const a of this.published.values()) {
+      if (peers.every(p => this.hasHeardOf(a.id, p))) continue
+      await this.discovery.announce({ ...a, addrs: this.multiaddrs, at: Date.now() }).catch(() => {})
+    }
   }
 
   /**
-   * A node joined: relay the announcements of what we hold, so it learns of artifacts whose
-   * publisher has left. Each holder waits a random moment and stays quiet if another holder's
-   * announcement arrives first, so a thousand holders do not all repeat it.
+   * Holder: relay the announcements of what we hold that some of `peers` have not heard of, so
+   * they learn of artifacts whose publisher has left. Each holder waits a random moment and
+   * stays quiet if another holder's (or the publisher's) announcement arrives first, so a
+   * thousand holders do not all repeat it.
    */
-  private relaySoon (): void {
+  private relayFor (peers: PeerId[]): void {
     if (!this.config.fetchAnnounced) return
     for (const [key, path] of this.paths) {
       if (this.published.has(key) || this.relays.has(key) || path == null) continue
+      if (peers.every(p => this.hasHeardOf(key, p))) continue
       const handle = this.store.get(key)
       const publisher = this.heard.get(key)?.publisher ?? handle?.manifest.publisher
       if (handle == null || publisher == null) continue
