@@ -89,9 +89,10 @@ export interface SchedulerInit {
   /**
    * Endgame starts only when at most this many chunks are missing (and all are requested).
    * Without this bound a small artifact would be "in endgame" from its first wave of requests
-   * and pay for duplicate blocks throughout.
+   * and pay for duplicate blocks throughout. In the simulator (48 nodes, 128 chunks; 1000
+   * nodes, 1192 chunks) 1 finished as fast as 4 with a third (a quarter) of the duplicates.
    *
-   * @default 4
+   * @default 1
    */
   endgameThreshold?: number
   /** Random source in [0, 1), injectable for deterministic tests @default Math.random */
@@ -169,7 +170,7 @@ export class Scheduler {
     this.timeoutMs = init.requestTimeoutMs ?? 30_000
     this.randomFirst = init.randomFirst ?? 4
     this.endgameDuplicates = init.endgameDuplicates ?? 2
-    this.endgameThreshold = init.endgameThreshold ?? 4
+    this.endgameThreshold = init.endgameThreshold ?? 1
     this.random = init.random ?? Math.random
   }
 

@@ -78,7 +78,7 @@ describe('Scheduler', () => {
   })
 
   it('enters strict endgame: duplicates the last requests, then cancels the losers', () => {
-    const s = new Scheduler({ chunks: 2, minInflightPerPeer: 4, maxInflightPerPeer: 4, endgameDuplicates: 2, random: seeded(5) })
+    const s = new Scheduler({ chunks: 2, minInflightPerPeer: 4, maxInflightPerPeer: 4, endgameDuplicates: 2, endgameThreshold: 2, random: seeded(5) })
     const a = requests(s.addPeer('a', full(2), 0))
     expect(a.sort()).toEqual([0, 1])
     // every missing chunk is in flight, so a new peer may duplicate them
@@ -98,6 +98,17 @@ describe('Scheduler', () => {
     for (let i = 0; i < 6; i++) s.onBlock('a', i, true, 1)
     // 4 missing now: b may duplicate them
     expect(s.inflightAt('b').sort()).toEqual([6, 7, 8, 9])
+  })
+
+  it('by default duplicates only the very last chunk', () => {
+    const s = new Scheduler({ chunks: 3, minInflightPerPeer: 3, maxInflightPerPeer: 3 })
+    expect(requests(s.addPeer('a', full(3), 0))).toHaveLength(3)
+    // two missing, both in flight at a: not endgame yet
+    s.onBlock('a', 0, true, 1)
+    expect(requests(s.addPeer('b', full(3), 0))).toEqual([])
+    // one missing: b may duplicate it
+    s.onBlock('a', 1, true, 2)
+    expect(s.inflightAt('b')).toEqual([2])
   })
 
   it('does not duplicate requests while unrequested chunks remain (not yet endgame)', () => {
