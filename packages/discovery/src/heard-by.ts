@@ -29,8 +29,4 @@ export class HeardBy {
   has (id: string, peer: string): boolean {
     return this.byArtifact.get(id)?.has(peer) === true
   }
-
-  clear (): void {
-    this.byArtifact.clear()
-  }
 }

@@ -351,7 +351,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       this.paths.set(key, path)
       const progress = this.progressOf(key)
       void this.sendBeacon(key, true)
-      if (!this.provided.has(key)) void this.provide(cid, Math.random() * PROVIDE_JITTER_MS)
+      this.provideDownloaded(cid)
       this.safeDispatchEvent('complete', { detail: progress })
       void this.enforceRetention()
       return path
@@ -454,9 +454,14 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     // a DHT provide is a lookup of the k closest peers, and a whole swarm providing at the same
     // moment (each at its first chunk) costs more CPU than the transfer. Until then, beacons and
     // peer exchange point others at partial holders.
-    if (s.complete && !this.provided.has(s.id)) void this.provide(cid, Math.random() * PROVIDE_JITTER_MS)
+    if (s.complete) this.provideDownloaded(cid)
     void this.sendBeacon(s.id, false, s)
     this.safeDispatchEvent('progress', { detail: this.decorate(s) })
+  }
+
+  /** A download completed: provide it once, after a random wait (see `provide`) */
+  private provideDownloaded (cid: CID): void {
+    if (!this.provided.has(cid.toString())) void this.provide(cid, Math.random() * PROVIDE_JITTER_MS)
   }
 
   /**
@@ -527,20 +532,19 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     }, NEWCOMER_WAIT_MS)
   }
 
-  /** Whether `peer` has heard of artifact `key`, as far as we can tell */
-  private hasHeardOf (key: string, peer: PeerId): boolean {
-    if (this.discovery.hasHeardOf(key, peer)) return true
+  /** Whether some of `peers` have not heard of artifact `key`, as far as we can tell */
+  private someNotHeardOf (key: string, peers: PeerId[]): boolean {
+    let trading: string[] = []
     try {
-      return this.exchange.peersOf(parseArtifactId(key)).includes(peer.toString())
-    } catch {
-      return false
-    }
+      trading = this.exchange.peersOf(parseArtifactId(key))
+    } catch {}
+    return peers.some(p => !this.discovery.hasHeardOf(key, p) && !trading.includes(p.toString()))
   }
 
   /** Publisher: announce again what some of `peers` have not heard of */
   private async reannounceFor (peers: PeerId[]): Promise<void> {
     for (const a of this.published.values()) {
-      if (peers.every(p => this.hasHeardOf(a.id, p))) continue
+      if (!this.someNotHeardOf(a.id, peers)) continue
       await this.discovery.announce({ ...a, addrs: this.multiaddrs, at: Date.now() }).catch(() => {})
     }
   }
@@ -555,7 +559,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     if (!this.config.fetchAnnounced) return
     for (const [key, path] of this.paths) {
       if (this.published.has(key) || this.relays.has(key) || path == null) continue
-      if (peers.every(p => this.hasHeardOf(key, p))) continue
+      if (!this.someNotHeardOf(key, peers)) continue
       const handle = this.store.get(key)
       const publisher = this.heard.get(key)?.publisher ?? handle?.manifest.publisher
       if (handle == null || publisher == null) continue
