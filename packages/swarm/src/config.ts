@@ -91,7 +91,10 @@ export interface ShoalNodeInit {
    */
   announceIntervalMs?: number
   /**
-   * How often a download without enough peers asks the DHT for more holders.
+   * How often a download without enough peers asks the DHT for more holders. A lookup that
+   * finds no holder it did not know doubles the wait before the next, up to 60 s; one that
+   * finds a new holder brings it back to this. A download started by an announcement first
+   * waits 10 s (the DHT has no holder to add at that moment).
    *
    * @default 3_000
    */

@@ -27,6 +27,7 @@ import { resolveConfig } from './config.js'
 import { chooseEvictions } from './retention.js'
 import { ShoalError } from './errors.js'
 import { loadOrCreateKey } from './identity.js'
+import { LookupBackoff } from './lookup-backoff.js'
 import type { ResolvedConfig, ShoalNodeInit } from './config.js'
 import type { Exchange, TransferStats } from '@shoal/exchange'
 import type { Announcement, DiscoveryServices, HolderBeacon } from '@shoal/discovery'
@@ -50,6 +51,15 @@ const HOLDER_BEACON_REPEAT_MS = 15_000
  * opens within this moment.
  */
 const NEWCOMER_WAIT_MS = 1_000
+/**
+ * How long a download that starts from an announcement waits before it may ask the DHT for
+ * holders: at that moment the DHT knows none it does not (the publisher provides after
+ * PUBLISH_PROVIDE_DELAY_MS, downloaders once complete), and a whole swarm asking at once made
+ * the DHT a quarter of all CPU in the first 10 s at 48 nodes.
+ */
+const LOOKUP_GRACE_MS = 10_000
+/** Longest wait between two DHT lookups for holders of one artifact that keep finding no one new */
+const LOOKUP_BACKOFF_MAX_MS = 60_000
 /** Longest random wait before providing a downloaded artifact (see `provide`) */
 const PROVIDE_JITTER_MS = 15_000
 /**
@@ -114,6 +124,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
   private retentionTimer?: ReturnType<typeof setTimeout>
   private readonly provided = new Set<string>()
   private readonly finding = new Set<string>()
+  private readonly lookups: LookupBackoff
   /** artifact id → peers that reported a complete copy */
   private readonly replicas = new Map<string, Set<string>>()
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
@@ -137,6 +148,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     this.store = store
     this.config = config
     this.discovery = new Discovery(libp2p, { swarm: config.swarm })
+    this.lookups = new LookupBackoff(config.findIntervalMs, Math.max(config.findIntervalMs, LOOKUP_BACKOFF_MAX_MS))
     libp2p.addEventListener('self:peer:update', () => { this.addrs = undefined })
     // Every fetch and DHT query listens on this signal; that is expected, not a leak.
     setMaxListeners(Infinity, this.stopping.signal)
@@ -343,6 +355,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       // lands is a burst of lookups that delays the first blocks. If sessions stay short of
       // peers, the periodic check asks the DHT.
       if (!hints.some(h => h.multiaddrs.length > 0)) void this.findHolders(cid)
+      else this.lookups.hold(key, Date.now(), LOOKUP_GRACE_MS)
       void this.offerConnectedPeers(cid)
       const handle = await this.exchange.fetch(cid, { signal: this.stopping.signal })
       const dest = resolve(this.config.outputDir, handle.manifest.name)
@@ -361,6 +374,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       return await job
     } finally {
       this.fetching.delete(key)
+      this.lookups.forget(key)
     }
   }
 
@@ -656,11 +670,12 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     }
   }
 
-  /** Downloads short of peers ask the DHT for more holders */
+  /** Downloads short of peers ask the DHT for more holders, less often while it has no one new */
   private async findMoreHolders (): Promise<void> {
+    const now = Date.now()
     for (const key of this.fetching.keys()) {
       const cid = parseArtifactId(key)
-      if (this.exchange.peersOf(cid).length < 4) void this.findHolders(cid)
+      if (this.exchange.peersOf(cid).length < 4 && this.lookups.due(key, now)) void this.findHolders(cid)
     }
   }
 
@@ -669,15 +684,20 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     const key = cid.toString()
     if (this.finding.has(key)) return
     this.finding.add(key)
+    const found: string[] = []
+    // Peers we already trade with are not news, whatever the DHT says.
+    const sessions = new Set(this.exchange.peersOf(cid))
     try {
       const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(15_000)])
       for await (const holder of this.discovery.findHolders(cid, { signal, limit: 20 })) {
+        found.push(holder.id.toString())
         this.exchange.addPeers(cid, [holder])
       }
     } catch {
-      // a failed or timed-out query is retried on the next round
+      // a failed or timed-out query is retried on a later round
     } finally {
       this.finding.delete(key)
+      if (this.fetching.has(key)) this.lookups.done(key, found, Date.now(), peer => sessions.has(peer))
     }
   }
 
