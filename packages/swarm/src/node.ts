@@ -363,7 +363,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       const path = handle.path ?? await handle.finalize(dest)
       this.paths.set(key, path)
       const progress = this.progressOf(key)
-      void this.sendBeacon(key, true)
+      void this.sendCompleteBeacon(key)
       this.provideDownloaded(cid)
       this.safeDispatchEvent('complete', { detail: progress })
       void this.enforceRetention()
@@ -466,10 +466,12 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     const cid = parseArtifactId(s.id)
     // Provide once there is something worth finding, but not while the swarm is at its busiest:
     // a DHT provide is a lookup of the k closest peers, and a whole swarm providing at the same
-    // moment (each at its first chunk) costs more CPU than the transfer. Until then, beacons and
-    // peer exchange point others at partial holders.
+    // moment (each at its first chunk) costs more CPU than the transfer. Until then, peer
+    // exchange points others at partial holders. So does it instead of progress beacons: every
+    // node receives every beacon, from several mesh peers, and at 48 nodes the first progress
+    // beacon of each (all within a download's first 30 s) held a quarter of the CPU at 20-40 s
+    // (without them 1.48 T* instead of 1.52-1.56). A node beacons a complete copy only.
     if (s.complete) this.provideDownloaded(cid)
-    void this.sendBeacon(s.id, false, s)
     this.safeDispatchEvent('progress', { detail: this.decorate(s) })
   }
 
@@ -501,13 +503,13 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     await this.providing
   }
 
-  /** `stats` when the caller already has them: progress events come once per verified chunk */
-  private async sendBeacon (key: string, complete: boolean, stats?: TransferStats): Promise<void> {
-    const s = stats ?? this.exchange.stats(parseArtifactId(key))
+  /** Tell the swarm we hold a complete copy (see `onProgress` for why only complete ones) */
+  private async sendCompleteBeacon (key: string): Promise<void> {
+    const s = this.exchange.stats(parseArtifactId(key))
     if (s == null) return
     try {
       await this.discovery.beacon({
-        id: key, peer: this.peerId.toString(), addrs: this.multiaddrs, have: s.have, total: s.chunks ?? 0, complete, at: Date.now()
+        id: key, peer: this.peerId.toString(), addrs: this.multiaddrs, have: s.have, total: s.chunks ?? 0, complete: true, at: Date.now()
       })
     } catch {}
   }
@@ -524,7 +526,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     if (Date.now() - this.holderBeaconsAt < HOLDER_BEACON_REPEAT_MS) return
     this.holderBeaconsAt = Date.now()
     for (const key of this.paths.keys()) {
-      if (!this.published.has(key)) await this.sendBeacon(key, true)
+      if (!this.published.has(key)) await this.sendCompleteBeacon(key)
     }
   }
 
@@ -589,7 +591,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
           // The publisher may be gone; our beacon right after says where a copy is.
           addrs: [],
           at: original?.at ?? handle.manifest.createdAt
-        }).then(() => this.sendBeacon(key, true), () => {})
+        }).then(() => this.sendCompleteBeacon(key), () => {})
       }, delay)
       timer.unref?.()
       this.relays.set(key, timer)
