@@ -70,14 +70,14 @@ export class LookupBackoff {
     return found
   }
 
+  /** The download of `key` ended: forget its lookups */
+  forget (key: string): void {
+    this.state.delete(key)
+  }
+
   private stateOf (key: string): LookupState {
     let s = this.state.get(key)
     if (s == null) this.state.set(key, s = { nextAt: 0, waitMs: this.baseMs, seen: new Set() })
     return s
-  }
-
-  /** The download of `key` ended: forget its lookups */
-  forget (key: string): void {
-    this.state.delete(key)
   }
 }

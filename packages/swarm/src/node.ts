@@ -148,7 +148,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     this.store = store
     this.config = config
     this.discovery = new Discovery(libp2p, { swarm: config.swarm })
-    this.lookups = new LookupBackoff(config.findIntervalMs, Math.max(config.findIntervalMs, LOOKUP_BACKOFF_MAX_MS))
+    this.lookups = new LookupBackoff(config.findIntervalMs, LOOKUP_BACKOFF_MAX_MS)
     libp2p.addEventListener('self:peer:update', () => { this.addrs = undefined })
     // Every fetch and DHT query listens on this signal; that is expected, not a leak.
     setMaxListeners(Infinity, this.stopping.signal)
@@ -353,7 +353,7 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
       // A hint with addresses (say, the publisher from its announcement) is a holder already: the
       // DHT would find that same one, and a whole swarm querying it the moment an announcement
       // lands is a burst of lookups that delays the first blocks. If sessions stay short of
-      // peers, the periodic check asks the DHT.
+      // peers, the periodic check asks the DHT once LOOKUP_GRACE_MS have passed.
       if (!hints.some(h => h.multiaddrs.length > 0)) void this.findHolders(cid)
       else this.lookups.hold(key, Date.now(), LOOKUP_GRACE_MS)
       void this.offerConnectedPeers(cid)
@@ -467,10 +467,8 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     // Provide once there is something worth finding, but not while the swarm is at its busiest:
     // a DHT provide is a lookup of the k closest peers, and a whole swarm providing at the same
     // moment (each at its first chunk) costs more CPU than the transfer. Until then, peer
-    // exchange points others at partial holders. So does it instead of progress beacons: every
-    // node receives every beacon, from several mesh peers, and at 48 nodes the first progress
-    // beacon of each (all within a download's first 30 s) held a quarter of the CPU at 20-40 s
-    // (48 nodes: 1.48-1.53 T* without them, 1.52-1.56 with). A node beacons a complete copy only.
+    // exchange points others at partial holders (progress is not beaconed: see
+    // `sendCompleteBeacon`).
     if (s.complete) this.provideDownloaded(cid)
     this.safeDispatchEvent('progress', { detail: this.decorate(s) })
   }
@@ -503,7 +501,12 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
     await this.providing
   }
 
-  /** Tell the swarm we hold a complete copy (see `onProgress` for why only complete ones) */
+  /**
+   * Tell the swarm we hold a complete copy. Only complete ones: every node receives every
+   * beacon, from several mesh peers, and at 48 nodes the first progress beacon of each node (all
+   * within a download's first 30 s) held a quarter of the CPU at 20-40 s (1.48-1.53 T* without
+   * them, 1.52-1.56 with). Peer exchange points the peers that trade at partial holders.
+   */
   private async sendCompleteBeacon (key: string): Promise<void> {
     const s = this.exchange.stats(parseArtifactId(key))
     if (s == null) return
