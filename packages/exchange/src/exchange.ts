@@ -5,16 +5,13 @@
  */
 import { MAX_CHUNK_SIZE } from '@shoal/content'
 import { TypedEventEmitter } from '@libp2p/interface'
-import { peerIdFromMultihash } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
-import * as Digest from 'multiformats/hashes/digest'
 import { CID } from 'multiformats/cid'
 import { NULL_HOST, Session } from './session.js'
 import { Transfer } from './transfer.js'
 import { TokenBucket } from './rate-limit.js'
 import { readFrames } from './wire.js'
+import { PexDecoder } from './pex-decoder.js'
 import type { Candidate, TransferContext, TransferStats } from './transfer.js'
-import type { PexPeer } from './pb/message.js'
 import type { ArtifactHandle, Store } from '@shoal/store'
 import type { IdentifyResult, Libp2pEvents, TypedEventTarget, ComponentLogger, Connection, Logger, PeerId, PeerStore, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -147,6 +144,7 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
   private readonly log: Logger
   private readonly transfers = new Map<string, Transfer>()
   private readonly addrCache = new Map<string, Multiaddr[]>()
+  private readonly pex = new PexDecoder()
   private readonly ctx: TransferContext
   private timer?: ReturnType<typeof setInterval>
   private running = false
@@ -181,7 +179,7 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
       now: () => Date.now(),
       dial: (t, c) => { void this.dial(t, c) },
       addrsOf: peer => this.addrCache.get(peer.toString()) ?? [],
-      decodePex: peers => decodePex(peers),
+      decodePex: peers => this.pex.decode(peers),
       onProgress: t => this.safeDispatch('artifact:progress', t.stats()),
       onComplete: t => { if (t.handle != null) this.safeDispatch('artifact:complete', { id: t.id, handle: t.handle }) },
       onError: (t, error) => { this.safeDispatch('artifact:error', { id: t.id, error }) },
@@ -387,19 +385,6 @@ function refuse (stream: Stream, peer: PeerId, reason: string): void {
   const refusal = new Session(stream, peer, NULL_HOST, { maxMessageSize: 1024, maxQueuedRequests: 0 })
   refusal.reject([], reason)
   refusal.close()
-}
-
-function decodePex (peers: PexPeer[]): Candidate[] {
-  const out: Candidate[] = []
-  for (const p of peers.slice(0, 64)) {
-    try {
-      const id = peerIdFromMultihash(Digest.decode(p.id))
-      out.push({ id, multiaddrs: p.addrs.slice(0, 16).map(a => multiaddr(a)) })
-    } catch {
-      // a malformed entry is skipped, not fatal
-    }
-  }
-  return out
 }
 
 /**
