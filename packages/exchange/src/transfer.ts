@@ -9,6 +9,7 @@ import { SuperSeeder } from './super-seeder.js'
 import type { SchedulerAction } from './scheduler.js'
 import type { RevealAction } from './super-seeder.js'
 import { bytes } from './wire.js'
+import { PEX_MAX_PEERS } from './pex-decoder.js'
 import type { Session, SessionHost } from './session.js'
 import type { Handshake, PexPeer } from './pb/message.js'
 import type { ArtifactHandle, Store } from '@shoal/store'
@@ -112,6 +113,8 @@ export class Transfer implements SessionHost {
   seeder?: SuperSeeder
   readonly sessions = new Map<string, Session>()
   readonly candidates = new Map<string, Candidate & { lastDial?: number, failures?: number }>()
+  /** Sessions begun since the last tick, to tell the other sessions about (see `sendPex`) */
+  private readonly pexNews = new Map<string, PexPeer>()
   /** Peers dialled but not yet in `sessions` */
   readonly dialling = new Set<string>()
   /** Whether this node wants the artifact (as opposed to only serving it) */
@@ -389,6 +392,7 @@ export class Transfer implements SessionHost {
     this.askedManifest.delete(session.peer)
     this.manifestDelivered(session.peer) // it no longer waits, and an origin's place is free
     this.origins.delete(session.peer)
+    this.pexNews.delete(session.peer)
     if (err != null) this.ctx.log('session with %s for %s ended: %s', session.peer, this.key, err.message)
     if (this.scheduler != null) this.apply(this.scheduler.removePeer(session.peer, this.ctx.now()))
     this.connectMore()
@@ -424,6 +428,7 @@ export class Transfer implements SessionHost {
     for (const [peer, sentAt] of this.manifestCopies) {
       if (now - sentAt >= MANIFEST_COPY_TIMEOUT_MS) this.manifestDelivered(peer)
     }
+    this.flushPexNews()
     this.connectMore()
   }
 
@@ -662,18 +667,35 @@ export class Transfer implements SessionHost {
 
   /**
    * Peer exchange: tell a new peer who else we trade this artifact with, and tell those peers
-   * about the new one, so holders find each other without waiting for the DHT.
+   * about the new one, so holders find each other without waiting for the DHT. The news of new
+   * peers goes out at the next tick, all of it in one message per session: at a swarm's start a
+   * node gains a dozen sessions within seconds, and one message per newcomer per session was
+   * O(sessions²) frames, each encrypted, sent and decoded.
    */
   private sendPex (to: Session): void {
     const peers: PexPeer[] = []
-    const newcomer = this.pexEntry(to)
     for (const s of this.sessions.values()) {
+      if (peers.length >= PEX_LIMIT) break
       if (s === to) continue
-      const entry = peers.length < PEX_LIMIT ? this.pexEntry(s) : undefined
+      const entry = this.pexEntry(s)
       if (entry != null) peers.push(entry)
-      if (newcomer != null && s.handshaken) s.pex([newcomer])
     }
     to.pex(peers)
+    const newcomer = this.pexEntry(to)
+    if (newcomer != null) this.pexNews.set(to.peer, newcomer)
+  }
+
+  /** Send the newcomers since the last tick to every session (each but itself) */
+  private flushPexNews (): void {
+    if (this.pexNews.size === 0) return
+    const news = [...this.pexNews]
+    this.pexNews.clear()
+    for (const s of this.sessions.values()) {
+      if (!s.handshaken) continue
+      const entries: PexPeer[] = []
+      for (const [peer, entry] of news) if (peer !== s.peer) entries.push(entry)
+      s.pex(entries.slice(0, PEX_MAX_PEERS))
+    }
   }
 
   private pexEntry (s: Session): PexPeer | undefined {

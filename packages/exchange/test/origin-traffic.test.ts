@@ -3,108 +3,24 @@
  * manifest to a few peers at a time (a node that gets it tells the peers it asked, so none of
  * them sends it again), and the haves it is sent wait to go out together.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { chunkFile } from '@shoal/content'
 import { Transfer } from '../src/transfer.js'
+import { FakeSession, PEERS, clock, context, handleOf, handshake as handshakeFor, receive, smallArtifact } from './transfer-fakes.js'
 import type { ChunkedFile } from '@shoal/content'
 import type { Handshake } from '../src/pb/message.js'
 import type { Session } from '../src/session.js'
-import type { TransferContext } from '../src/transfer.js'
 
-const PEERS = [
-  '12D3KooWBXmsnukwAZTqLecrm97phmqT6vTwjt1EB5WEB6gqj5Jh',
-  '12D3KooWFn8sCPnZPhLXFTJ1mKiitK4MxZo3zQ38Jf1eEDvygAVH',
-  '12D3KooWSHBwgQL6NgCs6JYJ46BkforRGSHo1SxMMeD1NeGnkRqr',
-  '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA',
-  '12D3KooWEYvzjninN1HoG7wdMpsbw9oiXZzMXCUfY1Qa8q7YL9Sc'
-]
-
-/** A session as the transfer sees it, recording the handshakes we send on it */
-class FakeSession {
-  readonly peer: string
-  readonly peerId
-  readonly outbound: boolean
-  isClosed = false
-  handshaken = false
-  handshakesReceived = 0
-  readonly sent: Handshake[] = []
-  readonly haves: number[][] = []
-  readonly laterHaves: number[][] = []
-  constructor (peer: string, outbound: boolean) {
-    this.peer = peer
-    this.peerId = peerIdFromString(peer)
-    this.outbound = outbound
-  }
-
-  handshake (hs: Handshake): void { this.sent.push(hs) }
-  have (indices: number[]): void { this.haves.push(indices) }
-  haveLater (indices: number[]): void { this.laterHaves.push(indices) }
-  pex (): void {}
-  request (): void {}
-  cancel (): void {}
-  close (): void { this.isClosed = true }
-  /** Manifest copies we sent this peer */
-  get manifests (): number { return this.sent.filter(h => h.manifest.byteLength > 0).length }
-}
-
-let dir: string
 let artifact: ChunkedFile
-let now = 0
+let cleanup: () => Promise<void>
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'shoal-manifest-'))
-  const file = join(dir, 'a.bin')
-  await writeFile(file, new Uint8Array(5000).fill(7))
-  artifact = await chunkFile(file, { chunkSize: 1024 })
-})
-afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
-
-function context (): TransferContext {
-  return {
-    self: 'us',
-    maxPeers: 8,
-    scheduler: { maxInflightPerPeer: 4, requestTimeoutMs: 30_000 },
-    now: () => now,
-    dial: () => {},
-    store: {
-      create: async (manifest: any, manifestBytes: Uint8Array) => handleOf(manifest, manifestBytes, false)
-    },
-    addrsOf: () => [],
-    onProgress: () => {},
-    onComplete: () => {},
-    onError: () => {},
-    log: () => {}
-  } as unknown as TransferContext
-}
-
-function handleOf (manifest: any, manifestBytes: Uint8Array, complete: boolean): any {
-  const chunks = manifest.chunks.length
-  return {
-    manifest,
-    manifestBytes,
-    isComplete: complete,
-    haveCount: complete ? chunks : 0,
-    has: () => complete,
-    bitfieldBytes: () => new Uint8Array(Math.ceil(chunks / 8)).fill(complete ? 0xff : 0)
-  }
-}
+beforeAll(async () => { ({ artifact, cleanup } = await smallArtifact()) })
+afterAll(async () => { await cleanup() })
 
 function handshake (init: Partial<Handshake> = {}): Handshake {
-  return { artifact: artifact.id.bytes, bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, ...init } as Handshake
-}
-
-/** The peer sends us a handshake on `s` (the session counts it, as a real one does) */
-async function receive (t: Transfer, s: FakeSession, hs: Handshake): Promise<void> {
-  s.handshaken = true
-  s.handshakesReceived++
-  await t.onHandshake(s as unknown as Session, hs)
+  return handshakeFor(artifact, init)
 }
 
 describe('manifest copies', () => {
-  beforeEach(() => { now = 0 })
+  beforeEach(() => { clock.now = 0 })
 
   it('an origin sends the manifest to two peers at a time; the others wait their turn', async () => {
     const origin = new Transfer(artifact.id, context(), handleOf(artifact.manifest, artifact.manifestBytes, true))
@@ -130,7 +46,7 @@ describe('manifest copies', () => {
     expect(origin.stats().manifestsSent).toBe(4)
 
     // A copy never confirmed frees its place after a while; nobody is waiting any more.
-    now += 10_000
+    clock.now += 10_000
     origin.tick()
     expect(sessions.map(s => s.manifests)).toEqual([1, 1, 1, 1, 0])
   })
