@@ -1,7 +1,7 @@
 /**
  * What goes to and from an origin, whose uplink bounds the whole transfer: it sends the
- * manifest to a few peers at a time (a node that gets it tells the peers it asked, so none of
- * them sends it again), and the haves it is sent wait to go out together.
+ * manifest to a few peers at a time, as every holder does (a node that gets it tells the peers
+ * it asked, so none of them sends it again), and the haves it is sent wait to go out together.
  */
 import { Transfer } from '../src/transfer.js'
 import { FakeSession, PEERS, clock, context, handleOf, handshake as handshakeFor, receive, smallArtifact } from './transfer-fakes.js'
@@ -51,14 +51,35 @@ describe('manifest copies', () => {
     expect(sessions.map(s => s.manifests)).toEqual([1, 1, 1, 1, 0])
   })
 
-  it('a peer that is not an origin sends it to everyone who asked', async () => {
+  it('a peer that is not an origin sends it two at a time as well', async () => {
     const holder = new Transfer(artifact.id, context(), handleOf(artifact.manifest, artifact.manifestBytes, true))
     const sessions = PEERS.map(p => new FakeSession(p, false))
     for (const s of sessions) {
       holder.attach(s as unknown as Session)
       await receive(holder, s, handshake({ wantManifest: true }))
     }
-    expect(sessions.map(s => s.manifests)).toEqual([1, 1, 1, 1, 1])
+    expect(sessions.map(s => s.manifests)).toEqual([1, 1, 0, 0, 0])
+    await receive(holder, sessions[1], handshake())
+    expect(sessions.map(s => s.manifests)).toEqual([1, 1, 1, 0, 0])
+    holder.onClose(sessions[0] as unknown as Session) // a copy whose receiver left frees its place too
+    expect(sessions.map(s => s.manifests)).toEqual([1, 1, 1, 1, 0])
+  })
+
+  it('a node that gets the manifest while several peers wait for it sends it to two, then the next', async () => {
+    const node = new Transfer(artifact.id, context())
+    node.startDownload()
+    const [giver, ...askers] = PEERS.slice(0, 4).map(p => new FakeSession(p, true))
+    for (const s of [giver, ...askers]) {
+      node.attach(s as unknown as Session)
+      node.greet(s as unknown as Session)
+    }
+    for (const s of askers) await receive(node, s, handshake({ wantManifest: true }))
+    await receive(node, giver, handshake({ manifest: artifact.manifestBytes as Uint8Array<ArrayBuffer> }))
+    expect(askers.map(s => s.manifests)).toEqual([1, 1, 0])
+    // The third still hears that we have it, and gets its copy once a place is free.
+    expect(askers[2].sent[askers[2].sent.length - 1].wantManifest).toBe(false)
+    await receive(node, askers[0], handshake())
+    expect(askers.map(s => s.manifests)).toEqual([1, 1, 1])
   })
 
   it('a node that gets the manifest tells the peers it asked, and sends it to those that asked it', async () => {
