@@ -649,9 +649,9 @@ export class Transfer implements SessionHost {
 
   /**
    * Tell peers what we just verified, so they can fetch it from us: within a second, gathered
-   * into one frame per peer (see {@link HAVE_DELAY_MS}). A peer known to
-   * hold a chunk has no use for the news (near the end that is most of them), except an
-   * origin: its super-seeder needs every copy to know which reveals the swarm passed on.
+   * into one frame per peer (see {@link HAVE_DELAY_MS}). A peer known to hold a chunk has no use
+   * for the news (near the end that is most of them), except an origin: its super-seeder needs
+   * every copy to know which reveals the swarm passed on.
    */
   private broadcastHave (indices: number[]): void {
     const scheduler = this.scheduler
