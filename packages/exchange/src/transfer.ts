@@ -99,14 +99,11 @@ const PEERS_BEFORE_MANIFEST = 4
  */
 const MANIFEST_COPIES = 2
 /**
- * How long haves may wait to go out together (they leave sooner with any other frame to the
- * same peer). Each small frame is a packet and an ACK on the peer's uplink. To an origin, whose
- * uplink bounds the transfer: its reveals do not wait on haves (a peer's next reveal follows the
- * block it was sent), and every node telling it of every chunk at once was ~56 small packets a
- * second at 16 nodes, their ACKs 2.4 % of its uplink. Between nodes: at 48 nodes a node received
- * ~17 small frames a second, 4 % of its downlink, and the ACKs for the ~12 it sent took more.
+ * How long haves to an origin may wait to go out together. Its reveals do not wait on them (a
+ * peer's next reveal follows the block it was sent), and every node telling it of every chunk
+ * at once was ~56 small packets a second at 16 nodes: their ACKs took 2.4 % of its uplink.
  */
-const HAVE_DELAY_MS = 1_000
+const ORIGIN_HAVE_DELAY_MS = 1_000
 /** A manifest copy not confirmed (by a handshake update or a `have`) this long frees its place */
 const MANIFEST_COPY_TIMEOUT_MS = 10_000
 
@@ -648,10 +645,9 @@ export class Transfer implements SessionHost {
   }
 
   /**
-   * Tell peers what we just verified, so they can fetch it from us: within a second, gathered
-   * into one frame per peer (see {@link HAVE_DELAY_MS}). A peer known to hold a chunk has no use
-   * for the news (near the end that is most of them), except an origin: its super-seeder needs
-   * every copy to know which reveals the swarm passed on.
+   * Tell peers what we just verified, so they can fetch it from us at once. A peer known to
+   * hold a chunk has no use for the news (near the end that is most of them), except an
+   * origin: its super-seeder needs every copy to know which reveals the swarm passed on.
    */
   private broadcastHave (indices: number[]): void {
     const scheduler = this.scheduler
@@ -659,7 +655,8 @@ export class Transfer implements SessionHost {
       const origin = this.origins.has(s.peer)
       const news = scheduler == null || origin ? indices : indices.filter(i => !scheduler.peerHas(s.peer, i))
       this.counters.haves += news.length
-      s.haveLater(news, HAVE_DELAY_MS)
+      if (origin) s.haveLater(news, ORIGIN_HAVE_DELAY_MS)
+      else s.have(news)
     }
   }
 
