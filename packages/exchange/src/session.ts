@@ -137,13 +137,15 @@ export class Session {
 
   /**
    * Haves that may wait up to `delayMs`, gathered into one frame (or sent along with the next
-   * frame that goes out sooner). Each small frame is a packet on its own, and an ACK for it on
-   * the peer's uplink.
+   * frame that goes out sooner, or as soon as `maxHeld` wait). Each small frame is a packet on
+   * its own, and an ACK for it on the peer's uplink; `maxHeld` keeps a fast link, where many
+   * chunks land within `delayMs`, from hiding them from the peer for that long.
    */
-  haveLater (indices: number[], delayMs: number): void {
+  haveLater (indices: number[], delayMs: number, maxHeld = Infinity): void {
     if (indices.length === 0 || this.closed) return
     this.laterHaves.push(...indices)
-    this.laterTimer ??= setTimeout(() => { this.flushHaves() }, delayMs)
+    if (this.laterHaves.length >= maxHeld) this.flushHaves()
+    else this.laterTimer ??= setTimeout(() => { this.flushHaves() }, delayMs)
   }
 
   private flushHaves (): void {

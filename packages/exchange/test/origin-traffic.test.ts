@@ -107,8 +107,8 @@ describe('manifest copies', () => {
   })
 })
 
-describe('haves to an origin', () => {
-  it('wait to go out together; haves to other peers go at once', async () => {
+describe('haves', () => {
+  it('to an origin wait to go out together; to other peers as well, until a few are held', async () => {
     const node = new Transfer(artifact.id, context())
     node.startDownload()
     const [origin, peer] = PEERS.slice(0, 2).map(p => new FakeSession(p, true))
@@ -119,8 +119,9 @@ describe('haves to an origin', () => {
     await receive(node, origin, handshake({ superSeeding: true, manifest: artifact.manifestBytes as Uint8Array<ArrayBuffer> }))
     await receive(node, peer, handshake())
     ;(node as any).broadcastHave([0])
-    expect(origin.laterHaves).toEqual([[0]])
+    expect(origin.laterHaves).toEqual([{ indices: [0], maxHeld: undefined }])
+    expect(peer.laterHaves).toEqual([{ indices: [0], maxHeld: 4 }])
     expect(origin.haves).toEqual([])
-    expect(peer.haves).toEqual([[0]])
+    expect(peer.haves).toEqual([])
   })
 })

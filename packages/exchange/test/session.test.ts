@@ -35,6 +35,21 @@ describe('session haves that may wait', () => {
     }
   })
 
+  it('go out at once when maxHeld of them wait', async () => {
+    const { session, frames, close } = await pair()
+    try {
+      session.haveLater([1, 2], 60_000, 4)
+      await sleep(100)
+      expect(frames).toHaveLength(0)
+      session.haveLater([3, 4], 60_000, 4)
+      session.haveLater([5], 60_000, 4) // held again, behind a fresh timer
+      await sleep(300)
+      expect(frames.map(f => f.have?.indices)).toEqual([[1, 2, 3, 4]])
+    } finally {
+      close()
+    }
+  })
+
   it('go out at once, ahead of it, when another frame is sent', async () => {
     const { session, frames, close } = await pair()
     try {

@@ -31,7 +31,7 @@ export class FakeSession {
   handshakesReceived = 0
   readonly sent: Handshake[] = []
   readonly haves: number[][] = []
-  readonly laterHaves: number[][] = []
+  readonly laterHaves: Array<{ indices: number[], maxHeld?: number }> = []
   /** Non-empty pex messages (a real session sends nothing for an empty list) */
   readonly pexes: PexPeer[][] = []
   constructor (peer: string, outbound: boolean) {
@@ -42,7 +42,7 @@ export class FakeSession {
 
   handshake (hs: Handshake): void { this.sent.push(hs) }
   have (indices: number[]): void { this.haves.push(indices) }
-  haveLater (indices: number[]): void { this.laterHaves.push(indices) }
+  haveLater (indices: number[], _delayMs: number, maxHeld?: number): void { this.laterHaves.push({ indices, maxHeld }) }
   pex (peers: PexPeer[]): void { if (peers.length > 0) this.pexes.push(peers) }
   request (): void {}
   cancel (): void {}
