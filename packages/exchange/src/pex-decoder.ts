@@ -8,6 +8,7 @@
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as Digest from 'multiformats/hashes/digest'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import type { Candidate } from './transfer.js'
 import type { PexPeer } from './pb/message.js'
 
@@ -68,9 +69,7 @@ export class PexDecoder {
   }
 }
 
-/** A string that is equal for equal byte arrays (one UTF-16 unit per byte) */
+/** A string that is equal for equal byte arrays (one character per byte) */
 function bytesKey (bytes: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i])
-  return s
+  return uint8ArrayToString(bytes, 'latin1')
 }

@@ -3,6 +3,8 @@
  * and the others hear of the newcomers together at the next tick, one message per session (not
  * one per newcomer per session, which at a swarm's start was O(sessions²) messages).
  */
+import { peerIdFromMultihash } from '@libp2p/peer-id'
+import * as Digest from 'multiformats/hashes/digest'
 import { Transfer } from '../src/transfer.js'
 import { FakeSession, PEERS, context, handleOf, handshake, receive, smallArtifact } from './transfer-fakes.js'
 import type { ChunkedFile } from '@shoal/content'
@@ -17,7 +19,7 @@ afterAll(async () => { await cleanup() })
 
 /** The peer ids a pex message names */
 function named (peers: PexPeer[]): string[] {
-  return peers.map(p => PEERS.find(id => new FakeSession(id, false).peerId.toMultihash().bytes.every((b, i) => b === p.id[i])) ?? '?')
+  return peers.map(p => peerIdFromMultihash(Digest.decode(p.id)).toString())
 }
 
 async function holderWith (sessions: FakeSession[]): Promise<Transfer> {
