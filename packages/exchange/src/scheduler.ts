@@ -64,6 +64,15 @@ export interface SchedulerInit {
    */
   maxBusyPeers?: number
   /**
+   * How long a peer's measured rate counts against it once it is idle. An idle peer whose last
+   * block came longer ago than this is asked again, however slow it was then: it was slow
+   * because others were asking it too, and they may have stopped. Without this, a peer most of
+   * its neighbours once measured as slow is asked by none of them and its uplink stays idle.
+   *
+   * @default 10_000
+   */
+  rateStaleMs?: number
+  /**
    * A request is given up, and its chunk asked of another peer, once the peer has sent us no
    * block bytes for this long (see {@link Scheduler.onBytes}). A peer still sending is slow,
    * not gone: on a thin link shared by many, one block can take longer than this, and giving up
@@ -141,6 +150,7 @@ export class Scheduler {
   private readonly minInflight: number
   private readonly spreadPeers: number
   private readonly maxBusy: number
+  private readonly rateStaleMs: number
   /** Peers with requests outstanding */
   private activePeers = 0
   private readonly chunkSize: number
@@ -166,6 +176,7 @@ export class Scheduler {
     this.minInflight = Math.max(1, Math.min(init.minInflightPerPeer ?? 2, this.maxInflight))
     this.spreadPeers = Math.max(1, init.spreadPeers ?? 4)
     this.maxBusy = Math.max(1, init.maxBusyPeers ?? 14)
+    this.rateStaleMs = init.rateStaleMs ?? 10_000
     this.chunkSize = init.chunkSize ?? 1024 * 1024
     this.timeoutMs = init.requestTimeoutMs ?? 30_000
     this.randomFirst = init.randomFirst ?? 4
@@ -411,7 +422,7 @@ export class Scheduler {
       const slots = this.depthOf(state) - state.inflight.size
       if (slots <= 0) continue
       // A peer too slow to keep busy is still asked for what no other peer has.
-      const slow = this.tooSlow(state)
+      const slow = this.tooSlow(state, now)
       const picked = this.pick(state, slots, slow)
       if (slow && picked.length === 0) continue
       if (picked.length < slots) this.idle.add(state.id)
@@ -430,11 +441,12 @@ export class Scheduler {
 
   /**
    * Whether to leave this idle peer to others: `maxBusyPeers` peers are busy already and at least
-   * that many have been measured faster (an unmeasured peer is never too slow, so new peers get
-   * tried).
+   * that many have been measured faster (an unmeasured peer, or one measured more than
+   * `rateStaleMs` ago, is never too slow, so new and rested peers get tried).
    */
-  private tooSlow (state: PeerState): boolean {
+  private tooSlow (state: PeerState, now: number): boolean {
     if (state.inflight.size > 0 || state.rate === 0 || this.activePeers < this.maxBusy) return false
+    if (now - state.lastArrival > this.rateStaleMs) return false
     let faster = 0
     for (const other of this.peers.values()) {
       if (other.rate > state.rate && ++faster >= this.maxBusy) return true

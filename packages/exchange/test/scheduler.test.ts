@@ -326,6 +326,21 @@ describe('Scheduler', () => {
     expect(requests(s.removePeer('b', 110), 'c')).toHaveLength(1)
   })
 
+  it('tries a slow peer again once its measured rate is stale, so its uplink is not left idle for good', () => {
+    const s = new Scheduler({ chunks: 100, minInflightPerPeer: 1, maxInflightPerPeer: 1, maxBusyPeers: 2, rateStaleMs: 5000, random: seeded(15) })
+    for (const p of ['a', 'b', 'c']) s.addPeer(p, full(100), 0)
+    expect(requests(s.onBlock('a', s.inflightAt('a')[0], true, 10), 'a')).toHaveLength(1)
+    expect(requests(s.onBlock('b', s.inflightAt('b')[0], true, 12), 'b')).toHaveLength(1)
+    // c was slow when a and b were fast: left to others while they are busy
+    expect(requests(s.onBlock('c', s.inflightAt('c')[0], true, 100))).toEqual([])
+    expect(requests(s.tick(5000), 'c')).toEqual([])
+    expect(s.inflightAt('c')).toEqual([])
+    // a and b still busy, but c's measurement is 5 s old: it is tried again
+    expect(requests(s.tick(5101), 'c')).toHaveLength(1)
+    expect(s.inflightAt('a')).toHaveLength(1)
+    expect(s.inflightAt('b')).toHaveLength(1)
+  })
+
   it('asks an idle peer for a chunk it announces without waiting for anything else', () => {
     const s = new Scheduler({ chunks: 100, random: seeded(12) })
     s.addPeer('a', full(100), 0)
