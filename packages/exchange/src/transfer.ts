@@ -520,12 +520,22 @@ export class Transfer implements SessionHost {
   /** A peer has the manifest, or is gone: it no longer waits for it, and its place is free */
   private manifestDelivered (peer: string): void {
     this.wantManifest.delete(peer)
-    if (!this.manifestCopies.delete(peer)) return
-    for (const waiting of [...this.wantManifest]) {
-      const session = this.sessions.get(waiting)
-      if (session == null) this.wantManifest.delete(waiting)
-      else if (!this.sendManifestTo(session)) return
+    if (this.manifestCopies.delete(peer)) this.sendManifestInLine()
+  }
+
+  /**
+   * Send the manifest to the peers waiting for it, in the order they asked, while a place is
+   * free (see {@link MANIFEST_COPIES}); the rest wait in line. Returns the peers it went to.
+   */
+  private sendManifestInLine (): string[] {
+    const sent: string[] = []
+    for (const peer of [...this.wantManifest]) {
+      const session = this.sessions.get(peer)
+      if (session == null) this.wantManifest.delete(peer)
+      else if (this.sendManifestTo(session)) sent.push(peer)
+      else break
     }
+    return sent
   }
 
   /** After a full disk stopped us before the manifest was stored: ask a peer for it again */
@@ -573,12 +583,7 @@ export class Transfer implements SessionHost {
     // second or more of each uplink.
     const asked = new Set(this.askedManifest)
     this.askedManifest.clear()
-    for (const peer of [...this.wantManifest]) {
-      const session = this.sessions.get(peer)
-      if (session == null) { this.wantManifest.delete(peer); continue }
-      if (!this.sendManifestTo(session)) break // the rest wait in line
-      asked.delete(peer) // the copy's handshake tells them as well
-    }
+    for (const peer of this.sendManifestInLine()) asked.delete(peer) // the copy's handshake tells them as well
     for (const peer of asked) {
       const session = this.sessions.get(peer)
       if (session != null && !session.isClosed) session.handshake(this.ourHandshake())
