@@ -282,15 +282,16 @@ export class Transfer implements SessionHost {
   async onHandshake (session: Session, hs: Handshake): Promise<void> {
     const update = session.handshakesReceived > 1
     this.ctx.log('handshake%s from %s for %s (%s)', update ? ' update' : '', session.peer, this.key, session.outbound ? 'we dialled' : 'they dialled')
-    if (this.handle == null && hs.manifest.byteLength > 0) {
-      await this.adoptManifest(hs.manifest)
-    }
     // A peer without the manifest gets it from us as soon as we have it: now (in our reply, or
     // pushed as a handshake update), or when we get it. Otherwise a node whose peers all lacked
     // it when they met would wait forever: it only dials more when it has room for more peers.
     const wants = hs.wantManifest && hs.manifest.byteLength === 0
+    // Out of our line before we store a manifest it brings, or we would send it straight back.
+    if (!wants) this.manifestDelivered(session.peer)
+    if (this.handle == null && hs.manifest.byteLength > 0) {
+      await this.adoptManifest(hs.manifest)
+    }
     if (wants) this.wantManifest.add(session.peer)
-    else this.manifestDelivered(session.peer)
     const pushed = wants && this.sendManifestTo(session)
     if (!pushed && !update && !session.outbound) this.sendHandshake(session)
     if (hs.superSeeding) this.origins.add(session.peer)

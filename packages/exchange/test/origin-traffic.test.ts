@@ -107,6 +107,22 @@ describe('manifest copies', () => {
   })
 })
 
+describe('manifest copies, sent back', () => {
+  it('a node does not send the manifest back to the peer it got it from, though that peer asked for it before', async () => {
+    const node = new Transfer(artifact.id, context())
+    node.startDownload()
+    const [giver, other] = PEERS.slice(0, 2).map(p => new FakeSession(p, false))
+    for (const s of [giver, other]) {
+      node.attach(s as unknown as Session)
+      await receive(node, s, handshake({ wantManifest: true })) // neither had it when we met
+    }
+    // The giver got it elsewhere and passes it on: it is out of our line, the other gets a copy.
+    await receive(node, giver, handshake({ manifest: artifact.manifestBytes as Uint8Array<ArrayBuffer> }))
+    expect(giver.manifests).toBe(0)
+    expect(other.manifests).toBe(1)
+  })
+})
+
 describe('haves', () => {
   it('to an origin wait to go out together; to other peers as well, until a few are held', async () => {
     const node = new Transfer(artifact.id, context())
