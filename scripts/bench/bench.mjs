@@ -38,7 +38,7 @@ import { runHttpBaseline } from './http-baseline.mjs'
 import { renderCdf } from './plot.mjs'
 import {
   CpuMonitor, MiB, clientServerBound, fmtCpu, fmtMiB, fmtPct, fmtRate, fmtRatio, fmtSeconds, lowerBound,
-  parseRate, sleep, summarize
+  parseRate, sleep, steadyState, summarize
 } from './stats.mjs'
 
 const execFileP = promisify(execFile)
@@ -317,7 +317,7 @@ async function runBench (opts, state) {
   const cpuShoal = await cpu.begin()
   console.log(`== Shoal: announced ${pub.artifactId ?? ''} — t0 from the ${pub.t0Source}`)
   lastWire = undefined
-  const { timedOut } = await followShoal(run, nodes, pub, progress)
+  const { timedOut, timeline } = await followShoal(run, nodes, pub, progress)
   const shoalCpu = await cpuShoal.end()
   if (timedOut) console.log(`== Shoal: TIMED OUT after ${run.phaseTimeoutMs / 1000} s; collecting how far it got`)
   console.log(`   CPU during the Shoal phase: ${fmtCpu(shoalCpu)}`)
@@ -390,7 +390,15 @@ async function runBench (opts, state) {
     // netns: every byte the nodes' links delivered (headers, protocol, blocks later dropped)
     nodesWireDownBytes: countersAfter != null ? sum('wireDown') : undefined,
     cpu: shoalCpu,
+    // progress over time (seconds from t0) and the steady state it shows
+    timeline: timeline.map(p => ({ seconds: p.seconds + (pub.announcedAt - t0) / 1000, avg: p.avg })),
     nodes: perNode
+  }
+  shoal.steady = steadyState(shoal.timeline)
+  // netns: how busy each node's uplink was until the last node finished (headers included)
+  if (countersAfter != null && Number.isFinite(shoal.completion.max)) {
+    for (const n of perNode) n.upBusy = n.wireUp / (rate * shoal.completion.max)
+    shoal.upBusy = summarize(perNode.map(n => n.upBusy))
   }
   // What the CPU alone allows: bytes delivered per CPU-second of the bench's processes, times all
   // cores. If moving N·F at that speed takes longer than T*, the CPU, not the links, is the limit.
@@ -408,7 +416,8 @@ async function runBench (opts, state) {
     duplicateShare: shoal.duplicateBytes / (N * F),
     nodeToNodeShare: received > 0 ? shoal.receivedFromNodesBytes / received : undefined,
     wireDownOverVerified: shoal.nodesWireDownBytes != null && received > 0 ? shoal.nodesWireDownBytes / received : undefined,
-    cpuFloorOverTStar: shoal.cpuCeiling != null ? shoal.cpuCeiling.floorSeconds / tStar : undefined
+    cpuFloorOverTStar: shoal.cpuCeiling != null ? shoal.cpuCeiling.floorSeconds / tStar : undefined,
+    steadyPerFileOverTStar: shoal.steady != null ? shoal.steady.secondsPerFile / tStar : undefined
   }
 
   // --- HTTP baseline, over the same links (not after a failed Shoal phase)
@@ -504,6 +513,11 @@ function printReport ({ targets, N, F, tStar, shoal, http, speedup, mode }) {
   lines.push(row('node-to-node share', fmtPct((shoal.ratios.nodeToNodeShare ?? NaN) * 100), http != null ? '0 %' : ''))
   lines.push(row('duplicate bytes ÷ N·F', fmtPct(shoal.ratios.duplicateShare * 100, 2), http != null ? '0 %' : ''))
   if (shoal.ratios.wireDownOverVerified != null) lines.push(row('node links carried ÷ verified', `${fmtRatio(shoal.ratios.wireDownOverVerified)} × the block bytes the nodes verified`))
+  if (shoal.upBusy != null) lines.push(row('node uplinks busy', `${fmtPct(shoal.upBusy.mean * 100, 0)} on average until the last finished (${fmtPct(shoal.upBusy.min * 100, 0)}–${fmtPct(shoal.upBusy.max * 100, 0)})`))
+  if (shoal.steady != null) {
+    const st = shoal.steady
+    lines.push(row('steady state', `${fmtRatio(shoal.ratios.steadyPerFileOverTStar, 3)} T* per file (${fmtPct(st.from * 100, 0)}–${fmtPct(st.to * 100, 0)} done), start ${fmtSeconds(st.startSeconds)} = ${fmtRatio(st.startSeconds / tStar, 3)} T*`))
+  }
   if (shoal.invalidBlocks > 0) lines.push(row('invalid blocks', shoal.invalidBlocks))
   lines.push(row('CPU during the phase', fmtCpu(shoal.cpu)))
   if (shoal.cpuCeiling != null) {

@@ -88,6 +88,30 @@ export function summarize (values) {
   }
 }
 
+/**
+ * The swarm's steady state, from progress samples `{ seconds, avg }` (avg: mean fraction of the
+ * file the nodes hold): a least-squares line through the samples between `from` and `to` done.
+ * Its slope gives how long a whole file takes at the steady rate; where it meets 0 % is what the
+ * start cost (the first blocks' trips, before every link is busy). Completion ≈ start + per file,
+ * so this tells whether a slow run lost its time at the start or all along. Undefined with fewer
+ * than three samples in range.
+ */
+export function steadyState (timeline, from = 0.25, to = 0.9) {
+  const pts = timeline.filter(p => p.avg >= from && p.avg <= to)
+  if (pts.length < 3) return undefined
+  const mx = pts.reduce((s, p) => s + p.seconds, 0) / pts.length
+  const my = pts.reduce((s, p) => s + p.avg, 0) / pts.length
+  let sxy = 0
+  let sxx = 0
+  for (const p of pts) {
+    sxy += (p.seconds - mx) * (p.avg - my)
+    sxx += (p.seconds - mx) ** 2
+  }
+  const slope = sxx > 0 ? sxy / sxx : 0
+  if (!(slope > 0)) return undefined
+  return { secondsPerFile: 1 / slope, startSeconds: mx - my / slope, samples: pts.length, from, to }
+}
+
 // ---------------------------------------------------------------------------------------------
 // CPU
 

@@ -151,14 +151,16 @@ export async function startPublisher (run, file) {
 
 /**
  * Polls until every node reports the artifact complete, printing a progress line every
- * `run.progressEveryMs`. Resolves `{ timedOut }`: on timeout the caller still reports how far
- * the swarm got before failing the run.
+ * `run.progressEveryMs`. Resolves `{ timedOut, timeline }`: on timeout the caller still reports
+ * how far the swarm got before failing the run. `timeline` holds one `{ seconds, avg }` per line
+ * (seconds since the announcement, the nodes' mean fraction of the file).
  */
 export async function followShoal (run, nodes, pub, progress) {
   const deadline = pub.announcedAt + run.phaseTimeoutMs
   let lastLine = 0
   let lastBytes = 0
   let lastAt = Date.now()
+  const timeline = []
   for (;;) {
     await refreshStatuses(nodes, run.fileName)
     pub.peerId ??= nodes.map(n => artifactOf(n, run.fileName)?.publisher).find(id => id != null)
@@ -172,14 +174,15 @@ export async function followShoal (run, nodes, pub, progress) {
       lastBytes = received
       lastAt = now
       lastLine = now
+      timeline.push({ seconds: (now - pub.announcedAt) / 1000, avg })
       await progress(`shoal: ${done}/${nodes.length} complete, avg ${fmtPct(avg * 100, 0)}, goodput ${(rate / 1e6).toFixed(1)} MB/s`, now - pub.announcedAt)
     }
-    if (done === nodes.length) return { timedOut: false }
+    if (done === nodes.length) return { timedOut: false, timeline }
     if (now - pub.announcedAt > ANNOUNCE_REACH_MS && nodes.every(n => artifactOf(n, run.fileName) == null)) {
       throw new BenchError(`no node heard of the artifact within ${ANNOUNCE_REACH_MS / 1000} s of the announcement` +
         (run.mode === 'app' && run.nodes >= 9 ? ' (with 10+ peers on one IP, gossipsub\'s default IP-colocation score penalty may be graylisting them; netns mode gives each process its own IP)' : ''), nodes[0].logPath)
     }
-    if (now > deadline) return { timedOut: true }
+    if (now > deadline) return { timedOut: true, timeline }
     await Promise.race([sleep(POLL_MS), run.procs.failure])
   }
 }
