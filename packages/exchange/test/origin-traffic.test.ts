@@ -105,9 +105,7 @@ describe('manifest copies', () => {
     expect(asker.manifests).toBe(1)
     expect(asker.sent[1].wantManifest).toBe(false)
   })
-})
 
-describe('manifest copies, sent back', () => {
   it('a node does not send the manifest back to the peer it got it from, though that peer asked for it before', async () => {
     const node = new Transfer(artifact.id, context())
     node.startDownload()
