@@ -125,6 +125,8 @@ interface PeerState {
   lastProgress: number
   /** Bytes it sent us since the last tick */
   arrived: number
+  /** Chunks we hold that it is not known to hold: what it could ask us for */
+  lacks: number
 }
 
 /**
@@ -198,6 +200,14 @@ export class Scheduler {
   /** Whether chunk `index` is held */
   has (index: number): boolean {
     return this.have.get(index)
+  }
+
+  /**
+   * How many chunks we hold that `peer` is not known to hold: what it could ask us for once it
+   * hears of them (0 for an unknown peer)
+   */
+  peerLacks (peer: string): number {
+    return this.peers.get(peer)?.lacks ?? 0
   }
 
   /** Whether `peer` is known to hold chunk `index` (from its handshake or a `have`) */
@@ -280,11 +290,15 @@ export class Scheduler {
       latency: old?.latency ?? Infinity,
       lastArrival: old?.lastArrival ?? -Infinity,
       lastProgress: old?.lastProgress ?? -Infinity,
-      arrived: old?.arrived ?? 0
+      arrived: old?.arrived ?? 0,
+      lacks: this.have.count()
     }
     this.peers.set(peer, state)
     this.idle.delete(peer)
-    for (const i of state.bitfield.indices()) this.availability[i]++
+    for (const i of state.bitfield.indices()) {
+      this.availability[i]++
+      if (this.have.get(i)) state.lacks--
+    }
     return this.fill([state], now)
   }
 
@@ -306,6 +320,7 @@ export class Scheduler {
     if (state == null || index >= this.chunks || state.bitfield.get(index)) return []
     state.bitfield.set(index)
     this.availability[index]++
+    if (this.have.get(index)) state.lacks--
     if (this.have.get(index) || this.depthOf(state) <= state.inflight.size) return []
     // A peer with room and nothing else unrequested to give: the new chunk is its only
     // candidate, so ask for it without rescanning the artifact (this is the hot path of big
@@ -333,6 +348,7 @@ export class Scheduler {
     if (this.have.get(index)) return state == null ? [] : this.fill([state], now)
 
     this.have.set(index)
+    this.lackedByPeers(index, 1)
     // Forward at once: the driver announces it to every peer, who may ask us for it right away.
     const actions: SchedulerAction[] = [{ type: 'have', index }]
     const freed: PeerState[] = state == null ? [] : [state]
@@ -364,6 +380,7 @@ export class Scheduler {
     if (state.bitfield.get(index)) {
       state.bitfield.unset(index)
       this.availability[index]--
+      if (this.have.get(index)) state.lacks++
     }
     return this.fillAll(now)
   }
@@ -371,6 +388,7 @@ export class Scheduler {
   /** A chunk we held was lost (found corrupt on disk): fetch it again */
   onLost (index: number, now: number): SchedulerAction[] {
     if (index >= this.chunks || !this.have.unset(index)) return []
+    this.lackedByPeers(index, -1)
     this.completed = false
     return this.fillAll(now)
   }
@@ -452,6 +470,13 @@ export class Scheduler {
       if (other.rate > state.rate && ++faster >= this.maxBusy) return true
     }
     return false
+  }
+
+  /** We gained (+1) or lost (-1) chunk `index`: every peer without it could ask for one more (less) */
+  private lackedByPeers (index: number, delta: number): void {
+    for (const state of this.peers.values()) {
+      if (!state.bitfield.get(index)) state.lacks += delta
+    }
   }
 
   /** Forget the request for `index` at this peer; false if there was none */

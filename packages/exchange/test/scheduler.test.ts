@@ -351,4 +351,27 @@ describe('Scheduler', () => {
     // A chunk already being fetched from "a" is not duplicated outside endgame.
     expect(requests(s.onHave('b', s.inflightAt('a')[0], 2))).toEqual([])
   })
+
+  it('counts the chunks each peer could ask us for: ours it is not known to hold', () => {
+    const s = new Scheduler({ chunks: 8, have: bits(8, [0, 1, 2]), random: seeded(13) })
+    s.addPeer('a', bits(8, [1, 5]), 0)
+    s.addPeer('b', full(8), 0)
+    expect(s.peerLacks('a')).toBe(2) // 0 and 2
+    expect(s.peerLacks('b')).toBe(0)
+    expect(s.peerLacks('nobody')).toBe(0)
+    s.onBlock('a', 5, true, 1) // a chunk "a" holds already: nothing new for it
+    expect(s.peerLacks('a')).toBe(2)
+    const asked = s.inflightAt('b').find(i => i !== 5 && i > 2) as number
+    s.onBlock('b', asked, true, 2) // one "a" lacks
+    expect(s.peerLacks('a')).toBe(3)
+    s.onHave('a', 0, 3)
+    s.onHave('a', 0, 3) // told twice, counted once
+    expect(s.peerLacks('a')).toBe(2)
+    s.onReject('a', 1, 4) // it no longer holds 1 after all
+    expect(s.peerLacks('a')).toBe(3)
+    s.onLost(2, 5) // we no longer hold 2
+    expect(s.peerLacks('a')).toBe(2)
+    s.addPeer('a', full(8), 6) // a fresh bitfield replaces the count
+    expect(s.peerLacks('a')).toBe(0)
+  })
 })
