@@ -91,6 +91,11 @@ export class Session {
     return this.closed
   }
 
+  /** Haves held back by {@link haveLater}, not yet sent */
+  get heldHaves (): number {
+    return this.laterHaves.length
+  }
+
   /** Whether the peer has requests queued with us or a block on its way */
   get isUploading (): boolean {
     return this.uploads.length > 0 || this.current != null
@@ -137,9 +142,9 @@ export class Session {
 
   /**
    * Haves that may wait up to `delayMs`, gathered into one frame (or sent along with the next
-   * frame that goes out sooner, or as soon as `maxHeld` wait). Each small frame is a packet on
-   * its own, and an ACK for it on the peer's uplink; `maxHeld` keeps a fast link, where many
-   * chunks land within `delayMs`, from hiding them from the peer for that long.
+   * frame that goes out sooner, a block included, or as soon as `maxHeld` wait). Each small
+   * frame is a packet on its own, and an ACK for it on the peer's uplink; `maxHeld` keeps a fast
+   * link, where many chunks land within `delayMs`, from hiding them from the peer for that long.
    */
   haveLater (indices: number[], delayMs: number, maxHeld = Infinity): void {
     if (indices.length === 0 || this.closed) return
@@ -255,6 +260,8 @@ export class Session {
         if (this.closed) break
         // Cancelled while it waited for the upload cap: the peer got it elsewhere.
         if (this.current !== index) continue
+        // Held-back haves go just ahead of the block, in its first packet.
+        if (this.laterHaves.length > 0) this.flushHaves()
         await writeFrame(this.stream, { block: { index, data: bytes(data) } }, this.abort.signal)
         this.bytesSent += data.byteLength
         this.lastSentAt = Date.now()

@@ -99,19 +99,25 @@ const PEERS_BEFORE_MANIFEST = 4
  */
 const MANIFEST_COPIES = 2
 /**
- * How long haves may wait to go out together. To an origin: its reveals do not wait on them (a
+ * How long haves to an origin may wait to go out together: its reveals do not wait on them (a
  * peer's next reveal follows the block it was sent), and every node telling it of every chunk
  * at once was ~56 small packets a second at 16 nodes: their ACKs took 2.4 % of its uplink.
  */
-const HAVE_DELAY_MS = 1_000
+export const ORIGIN_HAVE_DELAY_MS = 1_000
 /**
- * Haves to other peers wait too, but only until this many are held (or `HAVE_DELAY_MS`): at
- * 48 nodes on 384 kbit/s links a node received ~17 small frames a second, 4 % of its downlink,
- * and the ACKs for the ~12 it sent took more; held, that fell to 12, the links carried
- * 1.16–1.18 × the verified bytes instead of 1.19–1.20 and the CPU 72–74 % instead of 82–83 %.
- * A hold of 1 s alone hid dozens of chunks on a fast link, where they land in milliseconds.
+ * Haves to other peers wait until this many are held or {@link PEER_HAVE_DELAY_MS} has passed,
+ * and meanwhile go ahead of any request or block we send that peer. Each alone is a small
+ * packet, and an ACK on its sender's downlink: at 48 nodes on 384 kbit/s links, held until 4
+ * or 1 s, they and their ACKs still took ~4 % of each downlink (the second always came first);
+ * until 8 or 3 s, the links carried 1.15 × the verified bytes instead of 1.17 and the run took
+ * 1.25 T* instead of 1.27–1.31. A hold by time alone hid dozens of chunks on a fast link, where
+ * they land in milliseconds. Nor do they wait while the peer knows of fewer than this many
+ * chunks it could get from us: it may run out of things to ask us for, and our uplink would
+ * idle for the news (at a swarm's start, where each node holds a chunk or two, and at its end).
  */
-const PEER_HAVES_HELD = 4
+export const PEER_HAVES_HELD = 8
+/** The longest a have to a peer (not an origin) waits; see {@link PEER_HAVES_HELD} */
+export const PEER_HAVE_DELAY_MS = 3_000
 /** A manifest copy not confirmed (by a handshake update or a `have`) this long frees its place */
 const MANIFEST_COPY_TIMEOUT_MS = 10_000
 
@@ -659,10 +665,11 @@ export class Transfer implements SessionHost {
   }
 
   /**
-   * Tell peers what we just verified, so they can fetch it from us: within a second or a few
-   * chunks, gathered into one frame per peer (see {@link PEER_HAVES_HELD}). A peer known to hold
-   * a chunk has no use for the news (near the end that is most of them), except an origin: its
-   * super-seeder needs every copy to know which reveals the swarm passed on.
+   * Tell peers what we just verified, so they can fetch it from us: within a few seconds or
+   * chunks, gathered into one frame per peer, and at once to a peer short of things to ask us
+   * for (see {@link PEER_HAVES_HELD}). A peer known to hold a chunk has no use for the news
+   * (near the end that is most of them), except an origin: its super-seeder needs every copy to
+   * know which reveals the swarm passed on.
    */
   private broadcastHave (indices: number[]): void {
     const scheduler = this.scheduler
@@ -670,8 +677,13 @@ export class Transfer implements SessionHost {
       const origin = this.origins.has(s.peer)
       const news = scheduler == null || origin ? indices : indices.filter(i => !scheduler.peerHas(s.peer, i))
       this.counters.haves += news.length
-      if (origin) s.haveLater(news, HAVE_DELAY_MS)
-      else s.haveLater(news, HAVE_DELAY_MS, PEER_HAVES_HELD)
+      if (origin) {
+        s.haveLater(news, ORIGIN_HAVE_DELAY_MS)
+        continue
+      }
+      // What the peer already knows it could ask us for (our held news not counted)
+      const known = scheduler == null ? PEER_HAVES_HELD : scheduler.peerLacks(s.peer) - s.heldHaves - news.length
+      s.haveLater(news, PEER_HAVE_DELAY_MS, known < PEER_HAVES_HELD ? 1 : PEER_HAVES_HELD)
     }
   }
 

@@ -3,7 +3,7 @@
  * manifest to a few peers at a time, as every holder does (a node that gets it tells the peers
  * it asked, so none of them sends it again), and the haves it is sent wait to go out together.
  */
-import { Transfer } from '../src/transfer.js'
+import { ORIGIN_HAVE_DELAY_MS, PEER_HAVES_HELD, PEER_HAVE_DELAY_MS, Transfer } from '../src/transfer.js'
 import { FakeSession, PEERS, clock, context, handleOf, handshake as handshakeFor, receive, smallArtifact } from './transfer-fakes.js'
 import type { ChunkedFile } from '@shoal/content'
 import type { Handshake } from '../src/pb/message.js'
@@ -122,20 +122,54 @@ describe('manifest copies', () => {
 })
 
 describe('haves', () => {
-  it('to an origin wait to go out together; to other peers as well, until a few are held', async () => {
-    const node = new Transfer(artifact.id, context())
+  // More chunks than haves held back, so a peer can come to know of enough to ask us for
+  let big: ChunkedFile
+  let cleanupBig: () => Promise<void>
+  beforeAll(async () => { ({ artifact: big, cleanup: cleanupBig } = await smallArtifact(1024 * (PEER_HAVES_HELD + 4))) })
+  afterAll(async () => { await cleanupBig() })
+
+  /** A downloading node with the manifest, a session with an origin and one with a peer that holds nothing */
+  async function nodeWithPeers (): Promise<{ node: Transfer, origin: FakeSession, peer: FakeSession }> {
+    const node = new Transfer(big.id, context())
     node.startDownload()
     const [origin, peer] = PEERS.slice(0, 2).map(p => new FakeSession(p, true))
     for (const s of [origin, peer]) {
       node.attach(s as unknown as Session)
       node.greet(s as unknown as Session)
     }
-    await receive(node, origin, handshake({ superSeeding: true, manifest: artifact.manifestBytes as Uint8Array<ArrayBuffer> }))
-    await receive(node, peer, handshake())
-    ;(node as any).broadcastHave([0])
-    expect(origin.laterHaves).toEqual([{ indices: [0], maxHeld: undefined }])
-    expect(peer.laterHaves).toEqual([{ indices: [0], maxHeld: 4 }])
+    await receive(node, origin, handshakeFor(big, { superSeeding: true, manifest: big.manifestBytes as Uint8Array<ArrayBuffer> }))
+    await receive(node, peer, handshakeFor(big))
+    return { node, origin, peer }
+  }
+
+  /** We verified chunk `index`: the scheduler holds it and the news goes out */
+  function verified (node: Transfer, index: number): void {
+    node.scheduler?.onBlock(PEERS[0], index, true, clock.now)
+    ;(node as any).broadcastHave([index])
+  }
+
+  it('to an origin wait up to a second to go out together', async () => {
+    const { node, origin } = await nodeWithPeers()
+    for (let i = 0; i < 3; i++) verified(node, i)
+    expect(origin.laterHaves).toEqual([0, 1, 2].map(i => ({ indices: [i], delayMs: ORIGIN_HAVE_DELAY_MS, maxHeld: undefined })))
     expect(origin.haves).toEqual([])
+  })
+
+  it('to a peer go at once while it knows of few chunks it could ask us for; then they wait for others', async () => {
+    const { node, peer } = await nodeWithPeers()
+    for (let i = 0; i <= PEER_HAVES_HELD; i++) verified(node, i)
+    // Each of our first PEER_HAVES_HELD chunks goes at once (the peer knew of fewer it could ask
+    // us for); the next may wait, until PEER_HAVES_HELD are held or the delay is up.
+    expect(peer.laterHaves.map(h => h.maxHeld)).toEqual([...Array(PEER_HAVES_HELD).fill(1), PEER_HAVES_HELD])
+    expect(peer.laterHaves.every(h => h.delayMs === PEER_HAVE_DELAY_MS)).toBe(true)
     expect(peer.haves).toEqual([])
+  })
+
+  it('to a peer go at once again when it got what we told it of elsewhere', async () => {
+    const { node, peer } = await nodeWithPeers()
+    for (let i = 0; i < PEER_HAVES_HELD; i++) verified(node, i)
+    for (const i of [0, 1]) node.onHave(peer as unknown as Session, [i])
+    verified(node, PEER_HAVES_HELD)
+    expect(peer.laterHaves[PEER_HAVES_HELD]).toMatchObject({ indices: [PEER_HAVES_HELD], maxHeld: 1 })
   })
 })

@@ -5,17 +5,18 @@
 import { streamPair } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { NULL_HOST, Session } from '../src/session.js'
-import { readFrames } from '../src/wire.js'
+import { readFrames, writeFrame } from '../src/wire.js'
+import type { SessionHost } from '../src/session.js'
 import type { Message } from '../src/pb/message.js'
 
 const PEER = peerIdFromString('12D3KooWBXmsnukwAZTqLecrm97phmqT6vTwjt1EB5WEB6gqj5Jh')
 
-async function pair (): Promise<{ session: Session, frames: Message[], close: () => void }> {
+async function pair (host: SessionHost = NULL_HOST): Promise<{ session: Session, frames: Message[], send: (m: Message) => Promise<void>, close: () => void }> {
   const [ours, theirs] = await streamPair()
-  const session = new Session(ours, PEER, NULL_HOST, { maxMessageSize: 1024, maxQueuedRequests: 8 })
+  const session = new Session(ours, PEER, host, { maxMessageSize: 1024, maxQueuedRequests: 8 })
   const frames: Message[] = []
   void (async () => { for await (const m of readFrames(theirs, 1024)) frames.push(m) })().catch(() => {})
-  return { session, frames, close: () => { session.close(); theirs.abort(new Error('done')) } }
+  return { session, frames, send: async (m) => { await writeFrame(theirs, m) }, close: () => { session.close(); theirs.abort(new Error('done')) } }
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -59,6 +60,21 @@ describe('session haves that may wait', () => {
       expect(frames.map(f => f.have?.indices ?? f.request?.indices)).toEqual([[4], [7]])
       expect(frames[0].have).toBeDefined()
       expect(frames[1].request).toBeDefined()
+    } finally {
+      close()
+    }
+  })
+
+  it('go out just ahead of a block we send the peer, in its first packet', async () => {
+    const host: SessionHost = { ...NULL_HOST, async readChunk () { return new Uint8Array(100).fill(1) } }
+    const { session, frames, send, close } = await pair(host)
+    try {
+      void session.run()
+      session.haveLater([4], 60_000)
+      await send({ handshake: { artifact: new Uint8Array(0), bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false } })
+      await send({ request: { indices: [2] } })
+      await sleep(300)
+      expect(frames.map(f => f.have?.indices ?? f.block?.index)).toEqual([[4], 2])
     } finally {
       close()
     }

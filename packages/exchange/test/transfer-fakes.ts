@@ -31,7 +31,7 @@ export class FakeSession {
   handshakesReceived = 0
   readonly sent: Handshake[] = []
   readonly haves: number[][] = []
-  readonly laterHaves: Array<{ indices: number[], maxHeld?: number }> = []
+  readonly laterHaves: Array<{ indices: number[], delayMs: number, maxHeld?: number }> = []
   /** Non-empty pex messages (a real session sends nothing for an empty list) */
   readonly pexes: PexPeer[][] = []
   constructor (peer: string, outbound: boolean) {
@@ -42,7 +42,13 @@ export class FakeSession {
 
   handshake (hs: Handshake): void { this.sent.push(hs) }
   have (indices: number[]): void { this.haves.push(indices) }
-  haveLater (indices: number[], _delayMs: number, maxHeld?: number): void { this.laterHaves.push({ indices, maxHeld }) }
+  /** Haves held back, as a real session counts them: sent once `maxHeld` wait */
+  heldHaves = 0
+  haveLater (indices: number[], delayMs: number, maxHeld?: number): void {
+    this.laterHaves.push({ indices, delayMs, maxHeld })
+    this.heldHaves += indices.length
+    if (this.heldHaves >= (maxHeld ?? Infinity)) this.heldHaves = 0
+  }
   pex (peers: PexPeer[]): void { if (peers.length > 0) this.pexes.push(peers) }
   request (): void {}
   cancel (): void {}
@@ -54,11 +60,11 @@ export class FakeSession {
 /** The test's clock: the context's `now` reads it */
 export const clock = { now: 0 }
 
-/** A small artifact on disk, made once per test file */
-export async function smallArtifact (): Promise<{ artifact: ChunkedFile, cleanup: () => Promise<void> }> {
+/** A small artifact on disk (1 KiB chunks), made once per test file */
+export async function smallArtifact (bytes = 5000): Promise<{ artifact: ChunkedFile, cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-transfer-'))
   const file = join(dir, 'a.bin')
-  await writeFile(file, new Uint8Array(5000).fill(7))
+  await writeFile(file, new Uint8Array(bytes).fill(7))
   const artifact = await chunkFile(file, { chunkSize: 1024 })
   return { artifact, cleanup: async () => { await rm(dir, { recursive: true, force: true }) } }
 }
