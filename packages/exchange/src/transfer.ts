@@ -109,11 +109,12 @@ export const ORIGIN_HAVE_DELAY_MS = 1_000
  * and meanwhile go ahead of any request or block we send that peer. Each alone is a small
  * packet, and an ACK on its sender's downlink: at 48 nodes on 384 kbit/s links, held until 4
  * or 1 s, they and their ACKs still took ~4 % of each downlink (the second always came first);
- * until 8 or 3 s, the links carried 1.15 × the verified bytes instead of 1.17 and the run took
- * 1.25 T* instead of 1.27–1.31. A hold by time alone hid dozens of chunks on a fast link, where
- * they land in milliseconds. Nor do they wait while the peer knows of fewer than this many
- * chunks it could get from us: it may run out of things to ask us for, and our uplink would
- * idle for the news (at a swarm's start, where each node holds a chunk or two, and at its end).
+ * until 8 or 3 s, the links carried 1.15–1.16 × the verified bytes instead of 1.17 and the CPU
+ * was 64–65 % busy instead of 70–71 % (completion 1.25–1.27 T*, within the runs' spread). A
+ * hold by time alone hid dozens of chunks on a fast link, where they land in milliseconds. Nor
+ * do they wait while the peer knows of fewer than this many chunks it could get from us: it may
+ * run out of things to ask us for, and our uplink would idle for the news (at a swarm's start,
+ * where each node holds a chunk or two, and at its end).
  */
 export const PEER_HAVES_HELD = 8
 /** The longest a have to a peer (not an origin) waits; see {@link PEER_HAVES_HELD} */
