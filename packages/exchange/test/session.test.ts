@@ -65,7 +65,7 @@ describe('session haves that may wait', () => {
     }
   })
 
-  it('go out just ahead of a block we send the peer, in its first packet', async () => {
+  it('go out just ahead of a block we send the peer', async () => {
     const host: SessionHost = { ...NULL_HOST, async readChunk () { return new Uint8Array(100).fill(1) } }
     const { session, frames, send, close } = await pair(host)
     try {
