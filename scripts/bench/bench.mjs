@@ -391,7 +391,7 @@ async function runBench (opts, state) {
     nodesWireDownBytes: countersAfter != null ? sum('wireDown') : undefined,
     cpu: shoalCpu,
     // progress over time (seconds from t0) and the steady state it shows
-    timeline: timeline.map(p => ({ seconds: p.seconds + (pub.announcedAt - t0) / 1000, avg: p.avg })),
+    timeline: timeline.map(p => ({ seconds: (p.at - t0) / 1000, avg: p.avg })),
     nodes: perNode
   }
   shoal.steady = steadyState(shoal.timeline)

@@ -152,8 +152,8 @@ export async function startPublisher (run, file) {
 /**
  * Polls until every node reports the artifact complete, printing a progress line every
  * `run.progressEveryMs`. Resolves `{ timedOut, timeline }`: on timeout the caller still reports
- * how far the swarm got before failing the run. `timeline` holds one `{ seconds, avg }` per line
- * (seconds since the announcement, the nodes' mean fraction of the file).
+ * how far the swarm got before failing the run. `timeline` holds one `{ at, avg }` per line
+ * (epoch ms, the nodes' mean fraction of the file).
  */
 export async function followShoal (run, nodes, pub, progress) {
   const deadline = pub.announcedAt + run.phaseTimeoutMs
@@ -174,7 +174,7 @@ export async function followShoal (run, nodes, pub, progress) {
       lastBytes = received
       lastAt = now
       lastLine = now
-      timeline.push({ seconds: (now - pub.announcedAt) / 1000, avg })
+      timeline.push({ at: now, avg })
       await progress(`shoal: ${done}/${nodes.length} complete, avg ${fmtPct(avg * 100, 0)}, goodput ${(rate / 1e6).toFixed(1)} MB/s`, now - pub.announcedAt)
     }
     if (done === nodes.length) return { timedOut: false, timeline }
