@@ -71,7 +71,7 @@ describe('session haves that may wait', () => {
     try {
       void session.run()
       session.haveLater([4], 60_000)
-      await send({ handshake: { artifact: new Uint8Array(0), bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false } })
+      await send({ handshake: { artifact: new Uint8Array(0), bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, sendManifest: false } })
       await send({ request: { indices: [2] } })
       await sleep(300)
       expect(frames.map(f => f.have?.indices ?? f.block?.index)).toEqual([[4], 2])

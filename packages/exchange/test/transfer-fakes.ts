@@ -50,7 +50,8 @@ export class FakeSession {
     if (this.heldHaves >= (maxHeld ?? Infinity)) this.heldHaves = 0
   }
   pex (peers: PexPeer[]): void { if (peers.length > 0) this.pexes.push(peers) }
-  request (): void {}
+  readonly requests: number[][] = []
+  request (indices: number[]): void { this.requests.push(indices) }
   cancel (): void {}
   close (): void { this.isClosed = true }
   /** Manifest copies we sent this peer */
@@ -101,7 +102,7 @@ export function handleOf (manifest: any, manifestBytes: Uint8Array, complete: bo
 }
 
 export function handshake (artifact: ChunkedFile, init: Partial<Handshake> = {}): Handshake {
-  return { artifact: artifact.id.bytes, bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, ...init } as Handshake
+  return { artifact: artifact.id.bytes, bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, sendManifest: false, ...init } as Handshake
 }
 
 /** The peer sends us a handshake on `s` (the session counts it, as a real one does) */

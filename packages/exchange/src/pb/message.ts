@@ -213,6 +213,11 @@ export namespace Message {
     value: boolean
   }
 
+  export interface MessageHandshakeSendManifestFieldEvent {
+    field: '$.handshake.sendManifest'
+    value: boolean
+  }
+
   export interface MessageHaveIndicesFieldEvent {
     field: '$.have.indices[]'
     index: number
@@ -272,7 +277,7 @@ export namespace Message {
     return decodeMessage(buf, Message.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Message>): Generator<MessageHandshakeArtifactFieldEvent | MessageHandshakeBitfieldFieldEvent | MessageHandshakeWantManifestFieldEvent | MessageHandshakeManifestFieldEvent | MessageHandshakeSuperSeedingFieldEvent | MessageHaveIndicesFieldEvent | MessageRequestIndicesFieldEvent | MessageBlockIndexFieldEvent | MessageBlockDataFieldEvent | MessageCancelIndicesFieldEvent | MessageRejectIndicesFieldEvent | MessageRejectReasonFieldEvent | MessagePexPeersIdFieldEvent | MessagePexPeersAddrsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Message>): Generator<MessageHandshakeArtifactFieldEvent | MessageHandshakeBitfieldFieldEvent | MessageHandshakeWantManifestFieldEvent | MessageHandshakeManifestFieldEvent | MessageHandshakeSuperSeedingFieldEvent | MessageHandshakeSendManifestFieldEvent | MessageHaveIndicesFieldEvent | MessageRequestIndicesFieldEvent | MessageBlockIndexFieldEvent | MessageBlockDataFieldEvent | MessageCancelIndicesFieldEvent | MessageRejectIndicesFieldEvent | MessageRejectReasonFieldEvent | MessagePexPeersIdFieldEvent | MessagePexPeersAddrsFieldEvent> {
     return streamMessage(buf, Message.codec(), opts)
   }
 }
@@ -283,6 +288,7 @@ export interface Handshake {
   wantManifest: boolean
   manifest: Uint8Array<ArrayBuffer>
   superSeeding: boolean
+  sendManifest: boolean
 }
 
 export namespace Handshake {
@@ -320,6 +326,11 @@ export namespace Handshake {
           w.bool(obj.superSeeding)
         }
 
+        if ((obj.sendManifest != null && obj.sendManifest !== false)) {
+          w.uint32(48)
+          w.bool(obj.sendManifest)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -329,7 +340,8 @@ export namespace Handshake {
           bitfield: uint8ArrayAlloc(0),
           wantManifest: false,
           manifest: uint8ArrayAlloc(0),
-          superSeeding: false
+          superSeeding: false,
+          sendManifest: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -356,6 +368,10 @@ export namespace Handshake {
             }
             case 5: {
               obj.superSeeding = reader.bool()
+              break
+            }
+            case 6: {
+              obj.sendManifest = reader.bool()
               break
             }
             default: {
@@ -408,6 +424,13 @@ export namespace Handshake {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.sendManifest`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -445,6 +468,11 @@ export namespace Handshake {
     value: boolean
   }
 
+  export interface HandshakeSendManifestFieldEvent {
+    field: '$.sendManifest'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Handshake>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Handshake.codec())
   }
@@ -453,7 +481,7 @@ export namespace Handshake {
     return decodeMessage(buf, Handshake.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Handshake>): Generator<HandshakeArtifactFieldEvent | HandshakeBitfieldFieldEvent | HandshakeWantManifestFieldEvent | HandshakeManifestFieldEvent | HandshakeSuperSeedingFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Handshake>): Generator<HandshakeArtifactFieldEvent | HandshakeBitfieldFieldEvent | HandshakeWantManifestFieldEvent | HandshakeManifestFieldEvent | HandshakeSuperSeedingFieldEvent | HandshakeSendManifestFieldEvent> {
     return streamMessage(buf, Handshake.codec(), opts)
   }
 }
