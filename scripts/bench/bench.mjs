@@ -352,7 +352,7 @@ async function runBench (opts, state) {
 
   const perNode = nodes.map((n) => {
     // a node that never heard of the artifact has no entry: all its counters are zero
-    const t = transferOf(n, run.fileName, pub.peerId) ?? { fraction: 0, fromPublisher: 0, fromNodes: 0, sent: 0, duplicate: 0, invalid: 0 }
+    const t = transferOf(n, run.fileName, pub.peerId) ?? { fraction: 0, fromPublisher: 0, fromNodes: 0, sent: 0, duplicate: 0, invalid: 0, manifestsSent: 0 }
     return {
       name: n.name,
       // a node that never completed counts as infinitely late (null in the JSON)
@@ -365,6 +365,7 @@ async function runBench (opts, state) {
       sent: t.sent,
       duplicate: t.duplicate,
       invalid: t.invalid,
+      manifestsSent: t.manifestsSent,
       wireDown: countersAfter != null ? countersAfter[n.index].down - countersBefore[n.index].down : undefined,
       wireUp: countersAfter != null ? countersAfter[n.index].up - countersBefore[n.index].up : undefined
     }
@@ -387,6 +388,8 @@ async function runBench (opts, state) {
     receivedFromNodesBytes: sum('fromNodes'),
     duplicateBytes: sum('duplicate'),
     invalidBlocks: sum('invalid'),
+    // copies of the manifest the nodes sent each other (each node needs one, some from the publisher)
+    manifestCopiesByNodes: sum('manifestsSent'),
     // netns: every byte the nodes' links delivered (headers, protocol, blocks later dropped)
     nodesWireDownBytes: countersAfter != null ? sum('wireDown') : undefined,
     cpu: shoalCpu,
@@ -512,6 +515,7 @@ function printReport ({ targets, N, F, tStar, shoal, http, speedup, mode }) {
   lines.push(row('nodes got from the publisher', `${fmtRatio(shoal.ratios.receivedFromPublisherOverF)} F`, http != null ? `${N} F` : ''))
   lines.push(row('node-to-node share', fmtPct((shoal.ratios.nodeToNodeShare ?? NaN) * 100), http != null ? '0 %' : ''))
   lines.push(row('duplicate bytes ÷ N·F', fmtPct(shoal.ratios.duplicateShare * 100, 2), http != null ? '0 %' : ''))
+  lines.push(row('manifest copies sent by nodes', `${shoal.manifestCopiesByNodes} (each of the ${N} nodes needs one; the publisher sent the rest)`))
   if (shoal.ratios.wireDownOverVerified != null) lines.push(row('node links carried ÷ verified', `${fmtRatio(shoal.ratios.wireDownOverVerified)} × the block bytes the nodes verified`))
   if (shoal.upBusy != null) lines.push(row('node uplinks busy', `${fmtPct(shoal.upBusy.mean * 100, 0)} on average until the last finished (${fmtPct(shoal.upBusy.min * 100, 0)}–${fmtPct(shoal.upBusy.max * 100, 0)})`))
   if (shoal.steady != null) {

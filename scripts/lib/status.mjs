@@ -53,6 +53,7 @@ export function transferOf (node, fileName, publisher) {
     sent: a.bytesSent ?? 0,
     duplicate: a.duplicateBytes ?? 0,
     invalid: a.invalidBlocks ?? 0,
+    manifestsSent: a.manifestsSent ?? 0,
     startedAt: a.startedAt,
     completedAt: a.completedAt,
     path: a.path
