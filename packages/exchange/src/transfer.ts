@@ -475,9 +475,12 @@ export class Transfer implements SessionHost {
     }
     const ask = this.manifestAsk
     if (ask != null && ask.bytes < MANIFEST_STARTED_BYTES && now - ask.at >= MANIFEST_COPY_TIMEOUT_MS) {
-      // Still waiting in that holder's line: try the others in turn.
-      this.manifestHolders.delete(ask.peer)
-      this.manifestHolders.add(ask.peer)
+      // Nothing from that holder: ask the newest other one, and that holder last of all (at the
+      // end it would be the newest again, and an answer "wait in line" from the next one would
+      // send the ask straight back to it).
+      const others = [...this.manifestHolders].filter(p => p !== ask.peer)
+      this.manifestHolders.clear()
+      for (const p of [ask.peer, ...others]) this.manifestHolders.add(p)
       this.askForManifest(true)
     }
     this.flushPexNews()

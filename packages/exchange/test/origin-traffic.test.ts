@@ -228,6 +228,9 @@ describe('asking for the manifest', () => {
     node.tick()
     expect([b, c].map(asks)).toEqual([1, 1])
     expect(c.sent[c.sent.length - 1].sendManifest).toBe(false)
+    // `b` says we wait in its line: the ask stays, not back to `c`, which never sent.
+    await receive(node, b, handshake())
+    expect([b, c].map(asks)).toEqual([1, 1])
   })
 })
 
