@@ -28,7 +28,7 @@ import { join, relative, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs, promisify } from 'node:util'
-import { NS_PREFIX, Topology, cleanupLeftovers, hostCongestionControl, netnsUnavailableReason } from './netns.mjs'
+import { NS_PREFIX, Topology, cleanupLeftovers, hostCongestionControl, netnsUnavailableReason, tcpDelta } from './netns.mjs'
 import {
   BenchError, NODE_BIN, PUBLISHER_BIN, REPO_ROOT, benchProcesses, completionTimes, followShoal,
   refreshStatuses, startNodes, startPublisher, verifyCopies, within
@@ -312,6 +312,7 @@ async function runBench (opts, state) {
   }
   console.log(`== Shoal: swarm settled after ${((Date.now() - settleStart + SETTLE_MS) / 1000).toFixed(1)} s (CPU ${fmtPct(cpu.current, 0)} busy)`)
   const countersBefore = run.topology != null ? await run.topology.counters() : undefined
+  const tcpBefore = await run.topology?.tcpCounters().catch(() => undefined)
   console.log(`== Shoal: all nodes up; publishing (log: ${join(work, 'publisher.log')})`)
   const pub = await startPublisher(run, file)
   const cpuShoal = await cpu.begin()
@@ -326,6 +327,7 @@ async function runBench (opts, state) {
   if (!timedOut) await within(pub.proc.exited, PUBLISHER_EXIT_GRACE_MS, 'the publisher did not exit', procs).catch(() => {})
   const publisherExited = pub.proc.exit?.code === 0
   const countersAfter = run.topology != null ? await run.topology.counters() : undefined
+  const tcpAfter = tcpBefore != null ? await run.topology?.tcpCounters().catch(() => undefined) : undefined
   // Stopping the nodes makes each flush a final status (counters that moved after the last poll).
   await procs.stop(nodes.map(n => n.proc).concat(pub.proc))
   await refreshStatuses(nodes, run.fileName)
@@ -392,6 +394,9 @@ async function runBench (opts, state) {
     manifestCopiesByNodes: sum('manifestsSent'),
     // netns: every byte the nodes' links delivered (headers, protocol, blocks later dropped)
     nodesWireDownBytes: countersAfter != null ? sum('wireDown') : undefined,
+    // netns: TCP segments sent and retransmitted, and retransmission timeouts, in the publisher's
+    // namespace and over all the nodes' (loss on the shaped links; see netns.mjs tcpCounters)
+    tcp: tcpDelta(tcpBefore, tcpAfter),
     cpu: shoalCpu,
     // progress over time (seconds from t0) and the steady state it shows
     timeline: timeline.map(p => ({ seconds: (p.at - t0) / 1000, avg: p.avg })),
@@ -517,6 +522,10 @@ function printReport ({ targets, N, F, tStar, shoal, http, speedup, mode }) {
   lines.push(row('duplicate bytes ÷ N·F', fmtPct(shoal.ratios.duplicateShare * 100, 2), http != null ? '0 %' : ''))
   lines.push(row('manifest copies sent by nodes', `${shoal.manifestCopiesByNodes} (each of the ${N} nodes needs one; the publisher sent the rest)`))
   if (shoal.ratios.wireDownOverVerified != null) lines.push(row('node links carried ÷ verified', `${fmtRatio(shoal.ratios.wireDownOverVerified)} × the block bytes the nodes verified`))
+  if (shoal.tcp != null) {
+    const share = (c) => `${fmtPct(c.retransShare * 100, 1)} of ${c.outSegs} segments (${c.timeouts} timeouts)`
+    lines.push(row('TCP retransmitted', `publisher ${share(shoal.tcp.publisher)}; nodes ${share(shoal.tcp.nodes)}`))
+  }
   if (shoal.upBusy != null) lines.push(row('node uplinks busy', `${fmtPct(shoal.upBusy.mean * 100, 0)} on average until the last finished (${fmtPct(shoal.upBusy.min * 100, 0)}–${fmtPct(shoal.upBusy.max * 100, 0)})`))
   if (shoal.steady != null) {
     const st = shoal.steady

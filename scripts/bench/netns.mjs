@@ -168,6 +168,22 @@ export class Topology {
     })
   }
 
+  /**
+   * TCP counters of every member's namespace (each has its own): segments sent, segments
+   * retransmitted and retransmission timeouts. Retransmissions use the uplink without delivering
+   * anything new, so they show how much of a run's time loss on the shaped links cost.
+   */
+  async tcpCounters () {
+    const read = async (m) => {
+      const out = await run('ip', ['netns', 'exec', m.ns, 'nstat', '-a', '-s', '-z', 'TcpOutSegs', 'TcpRetransSegs', 'TcpExtTCPTimeouts'])
+      const value = (name) => Number(out.match(new RegExp(`^${name}\\s+(\\d+)`, 'm'))?.[1] ?? NaN)
+      return { outSegs: value('TcpOutSegs'), retransSegs: value('TcpRetransSegs'), timeouts: value('TcpExtTCPTimeouts') }
+    }
+    const counters = new Array(this.members.length)
+    await eachLimited(this.members.map((m, k) => [m, k]), 4, async ([m, k]) => { counters[k] = await read(m) })
+    return counters
+  }
+
   /** TCP congestion control a member namespace uses; tries `preferred` if it is not allowed */
   async congestionControl (k, preferred) {
     const ns = this.members[k].ns
@@ -201,6 +217,25 @@ export class Topology {
     for (const [key, value] of Object.entries(this.neighLimits?.before ?? {})) spawnSync('sysctl', ['-qw', `${key}=${value}`], { stdio: 'ignore' })
     this.neighLimits = undefined
   }
+}
+
+/**
+ * What {@link Topology.tcpCounters} counted between two readings, for the publisher (member 0)
+ * and summed over the nodes, with the share of segments sent that were retransmissions.
+ * Undefined when either reading is missing (nstat failed, or app mode).
+ */
+export function tcpDelta (before, after) {
+  if (before == null || after == null) return undefined
+  const diff = (k) => ({
+    outSegs: after[k].outSegs - before[k].outSegs,
+    retransSegs: after[k].retransSegs - before[k].retransSegs,
+    timeouts: after[k].timeouts - before[k].timeouts
+  })
+  const members = after.map((_, k) => diff(k))
+  const nodes = members.slice(1).reduce((a, m) => ({ outSegs: a.outSegs + m.outSegs, retransSegs: a.retransSegs + m.retransSegs, timeouts: a.timeouts + m.timeouts }), { outSegs: 0, retransSegs: 0, timeouts: 0 })
+  const withShare = (c) => ({ ...c, retransShare: c.outSegs > 0 ? c.retransSegs / c.outSegs : undefined })
+  const result = { publisher: withShare(members[0]), nodes: withShare(nodes) }
+  return Object.values(result).every(c => Number.isFinite(c.outSegs) && Number.isFinite(c.retransSegs)) ? result : undefined
 }
 
 const NEIGH_KEYS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map(k => `net.ipv4.neigh.default.${k}`)
