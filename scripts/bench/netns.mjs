@@ -170,8 +170,9 @@ export class Topology {
 
   /**
    * TCP counters of every member's namespace (each has its own): segments sent, segments
-   * retransmitted and retransmission timeouts. Retransmissions use the uplink without delivering
-   * anything new, so they show how much of a run's time loss on the shaped links cost.
+   * retransmitted and retransmission timeouts. A segment dropped at a receiver's download tbf
+   * had already used its sender's uplink, and its retransmission uses it again; one dropped by
+   * the sender's own upload tbf never left, and TCP sends it again without counting it here.
    */
   async tcpCounters () {
     const read = async (m) => {
