@@ -176,9 +176,9 @@ export class Topology {
    */
   async tcpCounters () {
     const read = async (m) => {
-      const out = await run('ip', ['netns', 'exec', m.ns, 'nstat', '-a', '-s', '-z', 'TcpOutSegs', 'TcpRetransSegs', 'TcpExtTCPTimeouts'])
+      const out = await run('ip', ['netns', 'exec', m.ns, 'nstat', '-a', '-s', '-z', ...Object.values(TCP_COUNTERS)])
       const value = (name) => Number(out.match(new RegExp(`^${name}\\s+(\\d+)`, 'm'))?.[1] ?? NaN)
-      return { outSegs: value('TcpOutSegs'), retransSegs: value('TcpRetransSegs'), timeouts: value('TcpExtTCPTimeouts') }
+      return mapCounters(key => value(TCP_COUNTERS[key]))
     }
     const counters = new Array(this.members.length)
     await eachLimited(this.members.map((m, k) => [m, k]), 4, async ([m, k]) => { counters[k] = await read(m) })
@@ -227,16 +227,19 @@ export class Topology {
  */
 export function tcpDelta (before, after) {
   if (before == null || after == null) return undefined
-  const diff = (k) => ({
-    outSegs: after[k].outSegs - before[k].outSegs,
-    retransSegs: after[k].retransSegs - before[k].retransSegs,
-    timeouts: after[k].timeouts - before[k].timeouts
-  })
-  const members = after.map((_, k) => diff(k))
-  const nodes = members.slice(1).reduce((a, m) => ({ outSegs: a.outSegs + m.outSegs, retransSegs: a.retransSegs + m.retransSegs, timeouts: a.timeouts + m.timeouts }), { outSegs: 0, retransSegs: 0, timeouts: 0 })
+  const members = after.map((a, k) => mapCounters(key => a[key] - before[k][key]))
+  const nodes = mapCounters(key => members.slice(1).reduce((sum, m) => sum + m[key], 0))
   const withShare = (c) => ({ ...c, retransShare: c.outSegs > 0 ? c.retransSegs / c.outSegs : undefined })
   const result = { publisher: withShare(members[0]), nodes: withShare(nodes) }
   return Object.values(result).every(c => Number.isFinite(c.outSegs) && Number.isFinite(c.retransSegs)) ? result : undefined
+}
+
+/** The nstat counters {@link Topology.tcpCounters} reads, by the name the bench reports them under */
+const TCP_COUNTERS = { outSegs: 'TcpOutSegs', retransSegs: 'TcpRetransSegs', timeouts: 'TcpExtTCPTimeouts' }
+
+/** An object with one value per {@link TCP_COUNTERS} key */
+function mapCounters (fn) {
+  return Object.fromEntries(Object.keys(TCP_COUNTERS).map(key => [key, fn(key)]))
 }
 
 const NEIGH_KEYS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map(k => `net.ipv4.neigh.default.${k}`)
