@@ -37,11 +37,6 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-/** How long a libp2p keep-alive ping may take before the connection is dropped as dead */
-const CONNECTION_PING_TIMEOUT_MS = 60_000
-/** Connections are pinged every PING_INTERVAL_MS plus up to PING_INTERVAL_SPREAD_MS, chosen per node */
-const PING_INTERVAL_MS = 30_000
-const PING_INTERVAL_SPREAD_MS = 15_000
 /** Below this many connections a node redials peers it knows, `RECONNECT_BATCH` at a time (see `reconnect`) */
 const MIN_CONNECTIONS = 4
 const RECONNECT_BATCH = 8
@@ -183,20 +178,17 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
         connectionGater: config.connectionGater,
         // A whole swarm on one host dials in at once; the default 5/s per host would reset it.
         connectionManager: { inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 256 },
-        // libp2p pings every connection and, by default, aborts it when a ping takes longer than
-        // ~1.2x recent pings (5 s at least). A ping queues behind the blocks on a busy link, so
-        // a saturated uplink looked dead and every session on it died with its blocks in flight.
-        // A dead peer is still found: its socket closes, or its requests time out in the exchange.
-        // Each ping is a new stream (negotiation, a peer-store write, loggers): every 30 s, not 10,
-        // is enough to find a dead peer, and an idle node with 12 peers uses ~40 % less CPU.
-        // A node pings all its connections at once; nodes started together (a fleet rebooted, a
-        // benchmark) with one interval pinged in step: at 48 nodes on 2 cores that was ~2,000
-        // streams within a moment, the CPU at 100 % for 2-4 s every 30 s. A random interval
-        // per node takes them out of step.
-        connectionMonitor: {
-          pingInterval: PING_INTERVAL_MS + Math.floor(Math.random() * PING_INTERVAL_SPREAD_MS),
-          pingTimeout: { minTimeout: CONNECTION_PING_TIMEOUT_MS, maxTimeout: CONNECTION_PING_TIMEOUT_MS }
-        },
+        // No connection monitor: it pinged every connection on a stream of its own (negotiation,
+        // 32 bytes each way, two closes: ~12 small packets a side), and a node keeps connections
+        // to much of its swarm for gossip and the DHT, not only to its exchange peers. At 48
+        // nodes on 384 kbit/s links, pinging every 30-45 s took 4.3 % of the origin's uplink (33
+        // idle connections, 20 packets a second), the one link every node waits on; 1.2 % with
+        // it off. Dead peers are still found: a closed socket at once, a quiet exchange peer by
+        // the scheduler's request timeouts, and one that vanished without a word by TCP, which
+        // gives up on the 12-byte ping yamux sends every connection each 30 s when it goes
+        // unanswered. (Pings with a short timeout also aborted live sessions whose pings queued
+        // behind blocks on a saturated link.) Peers that ping us still get an answer (`ping`).
+        connectionMonitor: { enabled: false },
         services: {
           ...discoveryServices(),
           identify: identify(),
