@@ -185,9 +185,10 @@ export class ShoalNode extends TypedEventEmitter<ShoalNodeEvents> {
         // idle connections, 20 packets a second), the one link every node waits on; 1.2 % with
         // it off. Dead peers are still found: a closed socket at once, a quiet exchange peer by
         // the scheduler's request timeouts, and one that vanished without a word by TCP, which
-        // gives up on the 12-byte ping yamux sends every connection each 30 s when it goes
-        // unanswered. (Pings with a short timeout also aborted live sessions whose pings queued
-        // behind blocks on a saturated link.) Peers that ping us still get an answer (`ping`).
+        // closes the connection after minutes of retransmitting the 12-byte keep-alive ping
+        // yamux sends on it every 30 s. (Pings with a short timeout also aborted live sessions
+        // whose pings queued behind blocks on a saturated link.) Peers that ping us still get an
+        // answer (the `ping` service, which kad-dht uses).
         connectionMonitor: { enabled: false },
         services: {
           ...discoveryServices(),
