@@ -175,13 +175,14 @@ export class Topology {
    * the sender's own upload tbf never left, and TCP sends it again without counting it here.
    */
   async tcpCounters () {
-    const read = async (m) => {
-      const out = await run('ip', ['netns', 'exec', m.ns, 'nstat', '-a', '-s', '-z', ...Object.values(TCP_COUNTERS)])
+    const read = async (k) => {
+      const [cmd, ...args] = this.execPrefix(k)
+      const out = await run(cmd, [...args, 'nstat', '-a', '-s', '-z', ...Object.values(TCP_COUNTERS)])
       const value = (name) => Number(out.match(new RegExp(`^${name}\\s+(\\d+)`, 'm'))?.[1] ?? NaN)
       return mapCounters(key => value(TCP_COUNTERS[key]))
     }
     const counters = new Array(this.members.length)
-    await eachLimited(this.members.map((m, k) => [m, k]), 4, async ([m, k]) => { counters[k] = await read(m) })
+    await eachLimited(this.members.map((_, k) => k), 4, async (k) => { counters[k] = await read(k) })
     return counters
   }
 
