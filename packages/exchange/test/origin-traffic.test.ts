@@ -261,7 +261,7 @@ describe('haves', () => {
     ;(node as any).broadcastHave([index])
   }
 
-  it('to an origin wait up to a second to go out together', async () => {
+  it('to an origin wait a few seconds to go out together', async () => {
     const { node, origin } = await nodeWithPeers()
     for (let i = 0; i < 3; i++) verified(node, i)
     expect(origin.laterHaves).toEqual([0, 1, 2].map(i => ({ indices: [i], delayMs: ORIGIN_HAVE_DELAY_MS, maxHeld: undefined })))
