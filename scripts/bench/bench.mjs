@@ -523,7 +523,9 @@ function printReport ({ targets, N, F, tStar, shoal, http, speedup, mode }) {
   lines.push(row('manifest copies sent by nodes', `${shoal.manifestCopiesByNodes} (each of the ${N} nodes needs one; the publisher sent the rest)`))
   if (shoal.ratios.wireDownOverVerified != null) lines.push(row('node links carried ÷ verified', `${fmtRatio(shoal.ratios.wireDownOverVerified)} × the block bytes the nodes verified`))
   if (shoal.tcp != null) {
-    const share = (c) => `${fmtPct(c.retransShare * 100, 1)} of ${c.outSegs} segments (${c.timeouts} timeouts)`
+    // A kernel without the TcpExt timeout counter still reports the rest.
+    const timeouts = (c) => Number.isFinite(c.timeouts) ? ` (${c.timeouts} timeouts)` : ''
+    const share = (c) => `${fmtPct(c.retransShare * 100, 1)} of ${c.outSegs} segments${timeouts(c)}`
     lines.push(row('TCP retransmitted', `publisher ${share(shoal.tcp.publisher)}; nodes ${share(shoal.tcp.nodes)}`))
   }
   if (shoal.upBusy != null) lines.push(row('node uplinks busy', `${fmtPct(shoal.upBusy.mean * 100, 0)} on average until the last finished (${fmtPct(shoal.upBusy.min * 100, 0)}–${fmtPct(shoal.upBusy.max * 100, 0)})`))
