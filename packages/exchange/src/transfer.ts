@@ -104,7 +104,7 @@ const MANIFEST_COPIES = 2
  * at once was ~56 small packets a second at 16 nodes: their ACKs took 2.4 % of its uplink. Held
  * for a second, they still came ~16 times a second at 48 nodes (one per session), and the ACKs
  * were 1.8 % of its uplink; held for five, most ride along with the request that follows each
- * reveal, and the origin sent 13 % fewer segments (25.3 k against 28.9–29.5 k for 16 MiB).
+ * reveal, and the origin sent 13 % fewer segments (25.3–25.5 k against 28.9–29.5 k, 16 MiB).
  */
 export const ORIGIN_HAVE_DELAY_MS = 5_000
 /**
