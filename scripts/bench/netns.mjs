@@ -154,6 +154,12 @@ export class Topology {
     return ['ip', 'netns', 'exec', this.members[k].ns]
   }
 
+  /** Runs `program args` inside member k's namespace; resolves to its stdout */
+  async runIn (k, program, args) {
+    const [cmd, ...prefix] = this.execPrefix(k)
+    return await run(cmd, [...prefix, program, ...args])
+  }
+
   /**
    * Byte counters of every member's link, read on the hub side in one `ip` call: `up` is what
    * the member sent (after its upload tbf), `down` what was delivered to it. Wire bytes: they
@@ -176,8 +182,7 @@ export class Topology {
    */
   async tcpCounters () {
     const read = async (k) => {
-      const [cmd, ...args] = this.execPrefix(k)
-      const out = await run(cmd, [...args, 'nstat', '-a', '-s', '-z', ...Object.values(TCP_COUNTERS)])
+      const out = await this.runIn(k, 'nstat', ['-a', '-s', '-z', ...Object.values(TCP_COUNTERS)])
       const value = (name) => Number(out.match(new RegExp(`^${name}\\s+(\\d+)`, 'm'))?.[1] ?? NaN)
       return mapCounters(key => value(TCP_COUNTERS[key]))
     }
@@ -188,11 +193,10 @@ export class Topology {
 
   /** TCP congestion control a member namespace uses; tries `preferred` if it is not allowed */
   async congestionControl (k, preferred) {
-    const ns = this.members[k].ns
-    const read = async () => (await run('ip', ['netns', 'exec', ns, 'sysctl', '-n', 'net.ipv4.tcp_congestion_control'])).trim()
+    const read = async () => (await this.runIn(k, 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control'])).trim()
     let cc = await read().catch(() => 'unknown')
     if (preferred != null && cc !== preferred) {
-      await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv4.tcp_congestion_control=${preferred}`]).catch(() => {})
+      await this.runIn(k, 'sysctl', ['-q', '-w', `net.ipv4.tcp_congestion_control=${preferred}`]).catch(() => {})
       cc = await read().catch(() => cc)
     }
     return cc
