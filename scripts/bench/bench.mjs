@@ -290,9 +290,9 @@ async function runBench (opts, state) {
   const progress = async (line, elapsedMs) => {
     let wire = ''
     if (run.topology != null) {
-      const c = await run.topology.counters().catch(() => undefined)
+      const c = await run.topology.downlinkBytes().catch(() => undefined)
       if (c != null) {
-        const down = c.reduce((s, x) => s + x.down, 0)
+        const down = [...c.values()].reduce((s, x) => s + x, 0)
         const now = Date.now()
         if (lastWire != null) wire = `, wire ${((down - lastWire.down) / Math.max(0.001, (now - lastWire.at) / 1000) / 1e6).toFixed(1)} MB/s`
         lastWire = { down, at: now }
