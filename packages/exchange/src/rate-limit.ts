@@ -4,7 +4,9 @@
  * time): each `take(n)` books `n / rate` seconds of the link after every earlier booking, and
  * waits until its booking ends at most `burst` bytes ahead of the clock. Over any period T at
  * most `rate × T + burst` bytes pass. Waiters are served in the order they asked, so blocks
- * leave one after the other at the capped rate instead of all crawling at once.
+ * leave one after the other at the capped rate instead of all crawling at once; {@link slices}
+ * lets a block out in burst-sized slices, so the link sees the cap, not whole blocks at its own
+ * speed followed by pauses.
  */
 
 export interface TokenBucketInit {
@@ -44,6 +46,27 @@ export class TokenBucket {
   async take (bytes: number, signal?: AbortSignal): Promise<void> {
     const wait = this.book(bytes)
     if (wait > 0) await this.sleep(wait, signal)
+  }
+
+  /**
+   * Pace `bytes` in slices of at most `burst` bytes, yielding each slice's `[start, end)`
+   * offsets when the rate lets it go. All the slices are booked at once, so they stay together
+   * and later callers queue behind the whole lot: a block still leaves whole before the next
+   * one starts, but as an even flow instead of all at once after a pause.
+   */
+  async * slices (bytes: number, signal?: AbortSignal): AsyncGenerator<[number, number]> {
+    const size = Math.max(1, Math.floor(this.burst))
+    const bookedAt = this.now()
+    const due: Array<[number, number, number]> = []
+    for (let at = 0; at < bytes; at += size) {
+      const end = Math.min(bytes, at + size)
+      due.push([at, end, bookedAt + this.book(end - at)])
+    }
+    for (const [at, end, when] of due) {
+      const wait = when - this.now()
+      if (wait > 0) await this.sleep(wait, signal)
+      yield [at, end]
+    }
   }
 
   /**

@@ -5,7 +5,7 @@
  * to download; the host (and its scheduler) does.
  */
 import { setMaxListeners } from 'node:events'
-import { bytes, readFrames, writeFrame } from './wire.js'
+import { bytes, encodeFrame, readFrames } from './wire.js'
 import type { TokenBucket } from './rate-limit.js'
 import type { Message, Handshake, PexPeer } from './pb/message.js'
 import type { PeerId, Stream } from '@libp2p/interface'
@@ -70,6 +70,10 @@ export class Session {
   /** Haves held back by {@link haveLater}, and the timer that sends them */
   private laterHaves: number[] = []
   private laterTimer?: ReturnType<typeof setTimeout>
+  /** Frames sent while a block goes out in paced slices; they follow it, never split it */
+  private afterBlock?: Message[]
+  /** The last write queued: each waits for the one before, so frames leave in order */
+  private writing: Promise<void> = Promise.resolve()
 
   constructor (stream: Stream, remotePeer: PeerId, host: SessionHost, init: SessionInit) {
     this.stream = stream
@@ -130,7 +134,8 @@ export class Session {
     if (this.closed) return
     // Held-back haves ride along with whatever goes out first (one write, one packet).
     if (msg.have == null && this.laterHaves.length > 0) this.flushHaves()
-    writeFrame(this.stream, msg, this.abort.signal).catch(err => { this.close(err) })
+    if (this.afterBlock != null) this.afterBlock.push(msg)
+    else this.write(encodeFrame(msg)).catch(err => { this.close(err) })
   }
 
   handshake (hs: Handshake): void { this.send({ handshake: hs }) }
@@ -256,13 +261,11 @@ export class Session {
           this.reject([index], 'not held')
           continue
         }
-        await this.init.upload?.take(data.byteLength, this.abort.signal)
-        if (this.closed) break
-        // Cancelled while it waited for the upload cap: the peer got it elsewhere.
-        if (this.current !== index) continue
-        // Held-back haves go just ahead of the block, in its first packet.
-        if (this.laterHaves.length > 0) this.flushHaves()
-        await writeFrame(this.stream, { block: { index, data: bytes(data) } }, this.abort.signal)
+        const frame = encodeFrame({ block: { index, data: bytes(data) } })
+        if (!await this.writeBlock(frame, index)) {
+          if (this.closed) break
+          continue // cancelled while it waited for the upload cap: the peer got it elsewhere
+        }
         this.bytesSent += data.byteLength
         this.lastSentAt = Date.now()
         this.current = undefined
@@ -275,4 +278,51 @@ export class Session {
       this.serving = false
     }
   }
+
+  /**
+   * Write a block's frame; false if it was cancelled (or the session closed) before its first
+   * byte. Under an upload cap it goes in slices as the cap allows ({@link TokenBucket.slices}):
+   * a whole block at once would leave at the link's speed and then pause, so with the default
+   * 1 MiB chunks and a 5 Mbit/s cap any 10 s on the wire could carry up to a sixth more or less
+   * than the cap. Frames sent meanwhile wait for the block's end, so none lands inside it.
+   */
+  private async writeBlock (frame: Uint8Array, index: number): Promise<boolean> {
+    const slices = this.init.upload?.slices(frame.byteLength, this.abort.signal) ?? unpaced(frame.byteLength)
+    let started = false
+    try {
+      for await (const [from, to] of slices) {
+        if (!started) {
+          if (this.closed || this.current !== index) return false
+          // Held-back haves go just ahead of the block, in its first packet.
+          if (this.laterHaves.length > 0) this.flushHaves()
+          this.afterBlock = []
+          started = true
+        }
+        await this.write(frame.subarray(from, to))
+      }
+      return started
+    } finally {
+      const held = this.afterBlock ?? []
+      this.afterBlock = undefined
+      for (const msg of held) this.send(msg)
+    }
+  }
+
+  /**
+   * Queue bytes behind every earlier write; each waits for the stream to drain when its buffer
+   * is full, so a fast sender cannot queue a whole artifact in memory.
+   */
+  private async write (data: Uint8Array): Promise<void> {
+    const done = this.writing.then(async () => {
+      if (this.stream.writableNeedsDrain) await this.stream.onDrain({ signal: this.abort.signal })
+      this.stream.send(data)
+    })
+    this.writing = done.catch(() => {})
+    await done
+  }
+}
+
+/** Without an upload cap a block goes out in one piece */
+async function * unpaced (bytes: number): AsyncGenerator<[number, number]> {
+  yield [0, bytes]
 }

@@ -51,6 +51,20 @@ describe('TokenBucket', () => {
     expect(bucket.book(50_000)).toBeCloseTo(50, 5)
   })
 
+  it('lets a block out in burst-sized slices at the rate, and a later caller after all of it', async () => {
+    const clock = virtualClock()
+    const bucket = new TokenBucket({ rate: 160_000, burst: 16_000, ...clock })
+    const start = clock.now()
+    const first: Array<[number, number, number]> = []
+    const second: number[] = []
+    await Promise.all([
+      (async () => { for await (const [from, to] of bucket.slices(64_000)) first.push([from, to, clock.now() - start]) })(),
+      (async () => { await bucket.take(16_000); second.push(clock.now() - start) })()
+    ])
+    expect(first).toEqual([[0, 16_000, 0], [16_000, 32_000, 100], [32_000, 48_000, 200], [48_000, 64_000, 300]])
+    expect(second).toEqual([400])
+  })
+
   it('serves waiters in the order they asked', async () => {
     const bucket = new TokenBucket({ rate: 10_000_000, burst: 1 })
     const order: number[] = []

@@ -4,6 +4,7 @@
  */
 import { streamPair } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { TokenBucket } from '../src/rate-limit.js'
 import { NULL_HOST, Session } from '../src/session.js'
 import { readFrames, writeFrame } from '../src/wire.js'
 import type { SessionHost } from '../src/session.js'
@@ -11,13 +12,16 @@ import type { Message } from '../src/pb/message.js'
 
 const PEER = peerIdFromString('12D3KooWBXmsnukwAZTqLecrm97phmqT6vTwjt1EB5WEB6gqj5Jh')
 
-async function pair (host: SessionHost = NULL_HOST): Promise<{ session: Session, frames: Message[], send: (m: Message) => Promise<void>, close: () => void }> {
+async function pair (host: SessionHost = NULL_HOST, upload?: TokenBucket): Promise<{ session: Session, frames: Message[], reads: number[], send: (m: Message) => Promise<void>, close: () => void }> {
   const [ours, theirs] = await streamPair()
-  const session = new Session(ours, PEER, host, { maxMessageSize: 1024, maxQueuedRequests: 8 })
+  const session = new Session(ours, PEER, host, { maxMessageSize: 1 << 20, maxQueuedRequests: 8, upload })
   const frames: Message[] = []
-  void (async () => { for await (const m of readFrames(theirs, 1024)) frames.push(m) })().catch(() => {})
-  return { session, frames, send: async (m) => { await writeFrame(theirs, m) }, close: () => { session.close(); theirs.abort(new Error('done')) } }
+  const reads: number[] = []
+  void (async () => { for await (const m of readFrames(theirs, 1 << 20, n => reads.push(n))) frames.push(m) })().catch(() => {})
+  return { session, frames, reads, send: async (m) => { await writeFrame(theirs, m) }, close: () => { session.close(); theirs.abort(new Error('done')) } }
 }
+
+const HANDSHAKE: Message = { handshake: { artifact: new Uint8Array(0), bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, sendManifest: false } }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -71,10 +75,35 @@ describe('session haves that may wait', () => {
     try {
       void session.run()
       session.haveLater([4], 60_000)
-      await send({ handshake: { artifact: new Uint8Array(0), bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, sendManifest: false } })
+      await send(HANDSHAKE)
       await send({ request: { indices: [2] } })
       await sleep(300)
       expect(frames.map(f => f.have?.indices ?? f.block?.index)).toEqual([[4], 2])
+    } finally {
+      close()
+    }
+  })
+})
+
+describe('session blocks under an upload cap', () => {
+  it('go out in slices of the cap\'s burst, whole, with frames sent meanwhile after them', async () => {
+    const block = Uint8Array.from({ length: 64 * 1024 }, (_, i) => i % 251)
+    const host: SessionHost = { ...NULL_HOST, async readChunk () { return block } }
+    // 64 KiB at 256 KiB/s with a 16 KiB burst: the first slice at once, the rest over ~190 ms
+    const upload = new TokenBucket({ rate: 256 * 1024, burst: 16 * 1024 })
+    const { session, frames, reads, send, close } = await pair(host, upload)
+    try {
+      void session.run()
+      await send(HANDSHAKE)
+      await send({ request: { indices: [2] } })
+      await sleep(60)
+      session.request([9]) // mid-block: must not land inside the block's frame
+      const start = Date.now()
+      while (frames.length < 2 && Date.now() - start < 5_000) await sleep(20)
+      expect(frames.map(f => f.block?.index ?? f.request?.indices)).toEqual([2, [9]])
+      expect(frames[0].block?.data).toEqual(block)
+      expect(Math.max(...reads)).toBeLessThanOrEqual(16 * 1024)
+      expect(reads.length).toBeGreaterThanOrEqual(4)
     } finally {
       close()
     }
