@@ -5,8 +5,8 @@
  * waits until its booking ends at most `burst` bytes ahead of the clock. Over any period T at
  * most `rate × T + burst` bytes pass. Waiters are served in the order they asked, so blocks
  * leave one after the other at the capped rate instead of all crawling at once; {@link slices}
- * lets a block out in burst-sized slices, so the link sees the cap, not whole blocks at its own
- * speed followed by pauses.
+ * lets a block out in slices, so the link sees the cap, not whole blocks at its own speed
+ * followed by pauses.
  */
 
 export interface TokenBucketInit {
@@ -49,13 +49,14 @@ export class TokenBucket {
   }
 
   /**
-   * Pace `bytes` in slices of at most `burst` bytes, yielding each slice's `[start, end)`
-   * offsets when the rate lets it go. All the slices are booked at once, so they stay together
-   * and later callers queue behind the whole lot: a block still leaves whole before the next
-   * one starts, but as an even flow instead of all at once after a pause.
+   * Pace `bytes` in slices of 100 ms at the rate (at least `burst`), yielding each slice's
+   * `[start, end)` offsets when the rate lets it go. All the slices are booked at once, so they
+   * stay together and later callers queue behind the whole lot: a block still leaves whole
+   * before the next one starts, but as an even flow instead of all at once after a pause.
+   * Slices of 100 ms keep any second within 10 % of the rate and cost a few writes a second.
    */
   async * slices (bytes: number, signal?: AbortSignal): AsyncGenerator<[number, number]> {
-    const size = Math.max(1, Math.floor(this.burst))
+    const size = Math.max(1, Math.floor(Math.max(this.burst, this.rate / 10)))
     const bookedAt = this.now()
     const due: Array<[number, number, number]> = []
     for (let at = 0; at < bytes; at += size) {

@@ -86,11 +86,11 @@ describe('session haves that may wait', () => {
 })
 
 describe('session blocks under an upload cap', () => {
-  it('go out in slices of the cap\'s burst, whole, with frames sent meanwhile after them', async () => {
+  it('go out in slices of 100 ms of the cap, whole, with frames sent meanwhile after them', async () => {
     const block = Uint8Array.from({ length: 64 * 1024 }, (_, i) => i % 251)
     const host: SessionHost = { ...NULL_HOST, async readChunk () { return block } }
-    // 64 KiB at 256 KiB/s with a 16 KiB burst: the first slice at once, the rest over ~190 ms
-    const upload = new TokenBucket({ rate: 256 * 1024, burst: 16 * 1024 })
+    // 64 KiB at 160 KiB/s in 16 KiB slices (100 ms each): the first at once, the rest over 300 ms
+    const upload = new TokenBucket({ rate: 160 * 1024, burst: 16 * 1024 })
     const { session, frames, reads, send, close } = await pair(host, upload)
     try {
       void session.run()
