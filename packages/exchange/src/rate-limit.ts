@@ -2,11 +2,11 @@
  * A token bucket shared by every session of a node, so `--max-upload` / `--max-download` cap the
  * node as a whole, not each peer. Implemented as GCRA (a token bucket expressed as a theoretical
  * time): each `take(n)` books `n / rate` seconds of the link after every earlier booking, and
- * waits until its booking ends at most `burst` bytes ahead of the clock. Over any period T at
- * most `rate × T + burst` bytes pass. Waiters are served in the order they asked, so blocks
- * leave one after the other at the capped rate instead of all crawling at once; {@link slices}
- * lets a block out in slices, so the link sees the cap, not whole blocks at its own speed
- * followed by pauses.
+ * waits until its booking ends at most `burst` bytes ahead of the clock. Over any period T it
+ * lets at most `rate × T + burst` bytes through. Waiters are served in the order they asked,
+ * so blocks leave one after the other at the capped rate instead of all crawling at once;
+ * {@link slices} lets a block out in slices, so the link sees the cap, not whole blocks at its
+ * own speed followed by pauses.
  */
 
 export interface TokenBucketInit {

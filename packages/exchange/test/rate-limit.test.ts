@@ -51,7 +51,7 @@ describe('TokenBucket', () => {
     expect(bucket.book(50_000)).toBeCloseTo(50, 5)
   })
 
-  it('lets a block out in burst-sized slices at the rate, and a later caller after all of it', async () => {
+  it('lets a block out in slices of 100 ms at the rate, and a later caller after all of it', async () => {
     const clock = virtualClock()
     const bucket = new TokenBucket({ rate: 160_000, burst: 16_000, ...clock })
     const start = clock.now()
