@@ -169,10 +169,7 @@ export class Topology {
    */
   async counters () {
     const down = await this.downlinkBytes()
-    const up = new Array(this.members.length)
-    await eachLimited(this.members.map((_, k) => k), 4, async (k) => {
-      up[k] = tbfBytes(await run('tc', ['-n', this.members[k].ns, '-s', '-j', 'qdisc', 'show', 'dev', this.members[k].ifName]))
-    })
+    const up = await this.eachMember(async (m) => tbfBytes(await run('tc', ['-n', m.ns, '-s', '-j', 'qdisc', 'show', 'dev', m.ifName])))
     return this.members.map((m, k) => ({ up: up[k], down: down.get(m.hubIf) ?? 0 }))
   }
 
@@ -194,9 +191,14 @@ export class Topology {
       const value = (name) => Number(out.match(new RegExp(`^${name}\\s+(\\d+)`, 'm'))?.[1] ?? NaN)
       return mapCounters(key => value(TCP_COUNTERS[key]))
     }
-    const counters = new Array(this.members.length)
-    await eachLimited(this.members.map((_, k) => k), 4, async (k) => { counters[k] = await read(k) })
-    return counters
+    return await this.eachMember((_, k) => read(k))
+  }
+
+  /** `fn(member, k)` for every member, four at a time; resolves to the results in member order */
+  async eachMember (fn) {
+    const results = new Array(this.members.length)
+    await eachLimited(this.members, 4, async (m) => { results[m.index] = await fn(m, m.index) })
+    return results
   }
 
   /** TCP congestion control a member namespace uses; tries `preferred` if it is not allowed */

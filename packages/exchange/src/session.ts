@@ -5,7 +5,7 @@
  * to download; the host (and its scheduler) does.
  */
 import { setMaxListeners } from 'node:events'
-import { bytes, encodeFrame, readFrames } from './wire.js'
+import { bytes, encodeFrame, readFrames, writeBytes } from './wire.js'
 import type { TokenBucket } from './rate-limit.js'
 import type { Message, Handshake, PexPeer } from './pb/message.js'
 import type { PeerId, Stream } from '@libp2p/interface'
@@ -313,10 +313,7 @@ export class Session {
    * is full, so a fast sender cannot queue a whole artifact in memory.
    */
   private async write (data: Uint8Array): Promise<void> {
-    const done = this.writing.then(async () => {
-      if (this.stream.writableNeedsDrain) await this.stream.onDrain({ signal: this.abort.signal })
-      this.stream.send(data)
-    })
+    const done = this.writing.then(async () => { await writeBytes(this.stream, data, this.abort.signal) })
     this.writing = done.catch(() => {})
     await done
   }

@@ -37,8 +37,13 @@ export async function * readFrames (stream: Stream, maxMessageSize: number, onBy
  * cannot queue a whole artifact in memory.
  */
 export async function writeFrame (stream: Stream, msg: Message, signal?: AbortSignal): Promise<void> {
+  await writeBytes(stream, encodeFrame(msg), signal)
+}
+
+/** Send bytes (a frame or a slice of one), first waiting for the stream to drain if it must */
+export async function writeBytes (stream: Stream, data: Uint8Array, signal?: AbortSignal): Promise<void> {
   if (stream.writableNeedsDrain) await stream.onDrain({ signal })
-  stream.send(encodeFrame(msg))
+  stream.send(data)
 }
 
 function varint (n: number): Uint8Array {
