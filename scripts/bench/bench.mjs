@@ -392,6 +392,7 @@ async function runBench (opts, state) {
     invalidBlocks: sum('invalid'),
     // copies of the manifest the nodes sent each other (each node needs one, some from the publisher)
     manifestCopiesByNodes: sum('manifestsSent'),
+    manifestCopiesByPublisher: pub.manifestCopies,
     // netns: every byte the nodes' links delivered (headers, protocol, blocks later dropped)
     nodesWireDownBytes: countersAfter != null ? sum('wireDown') : undefined,
     // netns: TCP segments sent and retransmitted, and retransmission timeouts, in the publisher's
@@ -520,7 +521,7 @@ function printReport ({ targets, N, F, tStar, shoal, http, speedup, mode }) {
   lines.push(row('nodes got from the publisher', `${fmtRatio(shoal.ratios.receivedFromPublisherOverF)} F`, http != null ? `${N} F` : ''))
   lines.push(row('node-to-node share', fmtPct((shoal.ratios.nodeToNodeShare ?? NaN) * 100), http != null ? '0 %' : ''))
   lines.push(row('duplicate bytes ÷ N·F', fmtPct(shoal.ratios.duplicateShare * 100, 2), http != null ? '0 %' : ''))
-  lines.push(row('manifest copies sent by nodes', `${shoal.manifestCopiesByNodes} (each of the ${N} nodes needs one; the publisher sent the rest)`))
+  lines.push(row('manifest copies sent', `${shoal.manifestCopiesByPublisher ?? '?'} by the publisher, ${shoal.manifestCopiesByNodes} by nodes (each of the ${N} nodes needs one)`))
   if (shoal.ratios.wireDownOverVerified != null) lines.push(row('node links carried ÷ verified', `${fmtRatio(shoal.ratios.wireDownOverVerified)} × the block bytes the nodes verified`))
   if (shoal.tcp != null) {
     // A kernel without the TcpExt timeout counter still reports the rest.

@@ -109,6 +109,7 @@ export async function startPublisher (run, file) {
     announcedAt: undefined,
     t0Source: undefined,
     uploadedBytes: undefined,
+    manifestCopies: undefined,
     doneAt: undefined
   }
   let onAnnounced
@@ -128,6 +129,8 @@ export async function startPublisher (run, file) {
       onAnnounced()
     } else if ((m = /^done: .* uploaded (\d+) bytes/.exec(line)) != null) {
       pub.uploadedBytes = Number(m[1])
+      const copies = /and (\d+) cop(?:y|ies) of the manifest/.exec(line)?.[1]
+      if (copies != null) pub.manifestCopies = Number(copies)
       pub.doneAt = at
     }
   }

@@ -55,8 +55,10 @@ async function main (): Promise<void> {
       if (err?.name === 'TimeoutError') throw new ShoalError('ERR_TIMEOUT', `timed out after ${opts.timeoutMs} ms with ${node.replicasOf(id).length}/${opts.replicas} replicas — are nodes running in swarm "${node.config.swarm}"?`)
       throw err
     }
-    const sent = node.stats().find(s => s.id === id.toString())?.bytesSent ?? 0
-    say(`done: ${opts.replicas} replica(s); the publisher uploaded ${sent} bytes (${(sent / Math.max(1, manifest.size)).toFixed(2)} x the file)`)
+    const stats = node.stats().find(s => s.id === id.toString())
+    const sent = stats?.bytesSent ?? 0
+    const copies = stats?.manifestsSent ?? 0
+    say(`done: ${opts.replicas} replica(s); the publisher uploaded ${sent} bytes (${(sent / Math.max(1, manifest.size)).toFixed(2)} x the file) and ${copies} cop${copies === 1 ? 'y' : 'ies'} of the manifest`)
     process.stdout.write(`${id.toString()}\n`)
   } finally {
     await node.stop()
