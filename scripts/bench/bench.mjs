@@ -392,6 +392,7 @@ async function runBench (opts, state) {
     invalidBlocks: sum('invalid'),
     // copies of the manifest the nodes sent each other (each node needs one, some from the publisher)
     manifestCopiesByNodes: sum('manifestsSent'),
+    // and the publisher's, from its done line (undefined if it printed none)
     manifestCopiesByPublisher: pub.manifestCopies,
     // netns: every byte the nodes' links delivered (headers, protocol, blocks later dropped)
     nodesWireDownBytes: countersAfter != null ? sum('wireDown') : undefined,
