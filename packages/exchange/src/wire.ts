@@ -33,14 +33,9 @@ export async function * readFrames (stream: Stream, maxMessageSize: number, onBy
 }
 
 /**
- * Send one frame, waiting for the stream to drain when its buffer is full so a fast sender
- * cannot queue a whole artifact in memory.
+ * Send bytes (a frame or a slice of one), first waiting for the stream to drain when its buffer
+ * is full, so a fast sender cannot queue a whole artifact in memory.
  */
-export async function writeFrame (stream: Stream, msg: Message, signal?: AbortSignal): Promise<void> {
-  await writeBytes(stream, encodeFrame(msg), signal)
-}
-
-/** Send bytes (a frame or a slice of one), first waiting for the stream to drain if it must */
 export async function writeBytes (stream: Stream, data: Uint8Array, signal?: AbortSignal): Promise<void> {
   if (stream.writableNeedsDrain) await stream.onDrain({ signal })
   stream.send(data)

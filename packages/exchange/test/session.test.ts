@@ -6,7 +6,7 @@ import { streamPair } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TokenBucket } from '../src/rate-limit.js'
 import { NULL_HOST, Session } from '../src/session.js'
-import { readFrames, writeFrame } from '../src/wire.js'
+import { encodeFrame, readFrames, writeBytes } from '../src/wire.js'
 import type { SessionHost } from '../src/session.js'
 import type { Message } from '../src/pb/message.js'
 
@@ -18,7 +18,7 @@ async function pair (host: SessionHost = NULL_HOST, upload?: TokenBucket): Promi
   const frames: Message[] = []
   const reads: number[] = []
   void (async () => { for await (const m of readFrames(theirs, 1 << 20, n => reads.push(n))) frames.push(m) })().catch(() => {})
-  return { session, frames, reads, send: async (m) => { await writeFrame(theirs, m) }, close: () => { session.close(); theirs.abort(new Error('done')) } }
+  return { session, frames, reads, send: async (m) => { await writeBytes(theirs, encodeFrame(m)) }, close: () => { session.close(); theirs.abort(new Error('done')) } }
 }
 
 const HANDSHAKE: Message = { handshake: { artifact: new Uint8Array(0), bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, sendManifest: false } }
