@@ -410,6 +410,15 @@ async function runBench (opts, state) {
     for (const n of perNode) n.upBusy = n.wireUp / (rate * shoal.completion.max)
     shoal.upBusy = summarize(perNode.map(n => n.upBusy))
   }
+  // netns: how long the two links every node waits on were busy in all, at their rate: the
+  // publisher's uplink (every first copy crosses it) and a node's own downlink (its copy, with
+  // headers, ACKs for its uploads and protocol frames). Completion minus these is start and idle.
+  if (countersAfter != null) {
+    shoal.linkSeconds = {
+      publisherUp: shoal.publisherWireBytes / rate,
+      nodeDown: summarize(perNode.map(n => n.wireDown / rate))
+    }
+  }
   // What the CPU alone allows: bytes delivered per CPU-second of the bench's processes, times all
   // cores. If moving N·F at that speed takes longer than T*, the CPU, not the links, is the limit.
   const bytesPerCpuSecond = shoalCpu.oursCpuSeconds > 0 ? received / shoalCpu.oursCpuSeconds : undefined
@@ -427,7 +436,9 @@ async function runBench (opts, state) {
     nodeToNodeShare: received > 0 ? shoal.receivedFromNodesBytes / received : undefined,
     wireDownOverVerified: shoal.nodesWireDownBytes != null && received > 0 ? shoal.nodesWireDownBytes / received : undefined,
     cpuFloorOverTStar: shoal.cpuCeiling != null ? shoal.cpuCeiling.floorSeconds / tStar : undefined,
-    steadyPerFileOverTStar: shoal.steady != null ? shoal.steady.secondsPerFile / tStar : undefined
+    steadyPerFileOverTStar: shoal.steady != null ? shoal.steady.secondsPerFile / tStar : undefined,
+    publisherLinkOverTStar: shoal.linkSeconds != null ? shoal.linkSeconds.publisherUp / tStar : undefined,
+    nodeDownlinkP50OverTStar: shoal.linkSeconds != null ? shoal.linkSeconds.nodeDown.p50 / tStar : undefined
   }
 
   // --- HTTP baseline, over the same links (not after a failed Shoal phase)
@@ -529,6 +540,10 @@ function printReport ({ targets, N, F, tStar, shoal, http, speedup, mode }) {
     const timeouts = (c) => Number.isFinite(c.timeouts) ? ` (${c.timeouts} timeouts)` : ''
     const share = (c) => `${fmtPct(c.retransShare * 100, 1)} of ${c.outSegs} segments${timeouts(c)}`
     lines.push(row('TCP retransmitted', `publisher ${share(shoal.tcp.publisher)}; nodes ${share(shoal.tcp.nodes)}`))
+  }
+  if (shoal.linkSeconds != null) {
+    const l = shoal.linkSeconds
+    lines.push(row('links\' own time', `publisher's uplink ${fmtRatio(shoal.ratios.publisherLinkOverTStar, 3)} T*, a node's downlink ${fmtRatio(shoal.ratios.nodeDownlinkP50OverTStar, 3)} T* (median; p50 came ${fmtSeconds(shoal.completion.p50 - l.nodeDown.p50)} later)`))
   }
   if (shoal.upBusy != null) lines.push(row('node uplinks busy', `${fmtPct(shoal.upBusy.mean * 100, 0)} on average until the last finished (${fmtPct(shoal.upBusy.min * 100, 0)}–${fmtPct(shoal.upBusy.max * 100, 0)})`))
   if (shoal.steady != null) {
