@@ -28,7 +28,7 @@ import { join, relative, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs, promisify } from 'node:util'
-import { NS_PREFIX, Topology, cleanupLeftovers, hostCongestionControl, netnsUnavailableReason, tcpDelta } from './netns.mjs'
+import { NS_PREFIX, Topology, cleanupLeftovers, hostCongestionControl, netnsUnavailableReason, tcpDelta, tcpPayloadShare } from './netns.mjs'
 import {
   BenchError, NODE_BIN, PUBLISHER_BIN, REPO_ROOT, benchProcesses, completionTimes, followShoal,
   refreshStatuses, startNodes, startPublisher, verifyCopies, within
@@ -76,6 +76,10 @@ Options:
   --timeout <s>        give up on the Shoal phase after this long (default max(120, 60 + 10·T*))
   --tcp-cc <name>      TCP congestion control in the namespaces, e.g. cubic or bbr (netns mode;
                        default: what the host uses)
+  --tcp-timestamps <on|off>
+                       TCP timestamps in the namespaces (netns mode; default: on, as in any new
+                       namespace). Off, every full frame carries 12 more bytes of payload
+                       (1460 of 1514 instead of 1448), on every link
   --no-baseline        skip the HTTP baseline
   --keep               keep the temp dir (logs, status files, copies) and print its path
   --cleanup            remove network namespaces and temp dirs left by benches no longer
@@ -107,6 +111,7 @@ function readOptions (argv) {
         out: { type: 'string' },
         timeout: { type: 'string' },
         'tcp-cc': { type: 'string' },
+        'tcp-timestamps': { type: 'string' },
         'no-baseline': { type: 'boolean' },
         keep: { type: 'boolean' },
         cleanup: { type: 'boolean' },
@@ -122,6 +127,7 @@ function readOptions (argv) {
     keep: values.keep === true,
     baseline: values['no-baseline'] !== true,
     tcpCc: values['tcp-cc'],
+    tcpTimestamps: onOff(values['tcp-timestamps'], '--tcp-timestamps'),
     nodes: positive(values.nodes ?? DEFAULTS.nodes, '--nodes', true),
     sizeMiB: positive(values.size ?? DEFAULTS.sizeMiB, '--size', false),
     chunkSize: positive(values['chunk-size'] ?? DEFAULTS.chunkSize, '--chunk-size', true),
@@ -137,6 +143,13 @@ function readOptions (argv) {
   if (opts.mode != null && opts.mode !== 'netns' && opts.mode !== 'app') throw new UsageError(`--mode must be netns or app, got "${opts.mode}"`)
   if (opts.chunkSize < 1024 || opts.chunkSize > 4194304) throw new UsageError('--chunk-size must be within 1024..4194304 bytes (the publisher\'s limits)')
   return opts
+}
+
+/** `on` → true, `off` → false, absent → undefined */
+function onOff (raw, flag) {
+  if (raw == null) return undefined
+  if (raw === 'on' || raw === 'off') return raw === 'on'
+  throw new UsageError(`${flag} must be on or off, got "${raw}"`)
 }
 
 function positive (raw, flag, integer) {
@@ -243,6 +256,8 @@ async function runBench (opts, state) {
   let shaping
   let delayNote = 'one-way delay: 0 ms added (loopback)'
   let cc
+  let timestamps
+  let payloadShare
   if (mode === 'netns') {
     console.log(`setting up ${N + 1} network namespaces (${NS_PREFIX}${process.pid}-*) and a bridge...`)
     run.topology = state.topology = new Topology({ members: N + 1, upBytes: rate, downBytes: rate })
@@ -256,6 +271,9 @@ async function runBench (opts, state) {
       for (let k = 0; k <= N; k++) cc.namespace = await run.topology.congestionControl(k, wanted)
       if (cc.namespace !== wanted) throw new BenchError(`--tcp-cc ${wanted}: the namespaces could not switch to it (the host allows: ${allowed.join(' ')}); pick one of those`)
     }
+    if (opts.tcpTimestamps != null) for (let k = 0; k <= N; k++) await run.topology.tcpTimestamps(k, opts.tcpTimestamps)
+    timestamps = await run.topology.tcpTimestamps(0)
+    payloadShare = tcpPayloadShare(timestamps)
     delayNote = `one-way delay: 0 ms added (${await netemAvailable(run.topology) ? 'netem exists but the bench adds no delay' : 'kernel has no netem'})`
     run.prefixFor = k => run.topology.execPrefix(k)
     run.listenFor = k => `/ip4/${run.topology.members[k].addr}/tcp/4010`
@@ -271,10 +289,10 @@ async function runBench (opts, state) {
     `  chunk size  ${opts.chunkSize} bytes`,
     `  links       ${fmtRate(rate)} up and the same down, for every node and the publisher`,
     ...(mode === 'app' ? [`  shaping     the apps' --max-upload/--max-download ${rate} (bytes/s) token buckets, which count block bytes only; the HTTP baseline uses one bucket in the server shared by all responses and one per client`] : []),
-    ...(shaping != null ? [`  shaping     tbf on both ends of each veth: burst ${shaping.tbfUp.burstBytes} B, queue ${shaping.tbfUp.latencyMs} ms; a tbf cap counts Ethernet/IP/TCP headers, so TCP goodput tops out near 95.6 % of it (≈ 1.05 T*)`] : []),
+    ...(shaping != null ? [`  shaping     tbf on both ends of each veth: burst ${shaping.tbfUp.burstBytes} B, queue ${shaping.tbfUp.latencyMs} ms; a tbf cap counts Ethernet/IP/TCP headers, so TCP goodput tops out near ${fmtPct(payloadShare * 100)} of it (≈ ${(1 / payloadShare).toFixed(3)} T*)`] : []),
     ...(shaping?.neighLimits != null ? [`  ARP table   the kernel's ARP table is shared by all namespaces: its limits (net.ipv4.neigh.default.gc_thresh1/2/3) raised from ${Object.values(shaping.neighLimits.before).join('/')} to ${Object.values(shaping.neighLimits.after).join('/')} for this run, restored after`] : []),
     `  ${delayNote}`,
-    ...(cc != null ? [`  TCP CC      ${cc.namespace} in the namespaces (host: ${cc.host.current}; available: ${cc.host.available})`] : []),
+    ...(cc != null ? [`  TCP CC      ${cc.namespace} in the namespaces (host: ${cc.host.current}; available: ${cc.host.available}); timestamps ${timestamps ? 'on' : 'off'}${opts.tcpTimestamps == null ? ' (--tcp-timestamps off: 12 more payload bytes per frame)' : ''}`] : []),
     `  T*          ${fmtSeconds(tStar)} = max(F/u_s ${fmtSeconds(bound.terms.serverUpload)}, F/d_min ${fmtSeconds(bound.terms.slowestDownload)}, N·F/(u_s+Σu_i) ${fmtSeconds(bound.terms.aggregateUpload)})`,
     `  HTTP bound  ${fmtSeconds(httpBound)} = N·F/u_s (one server)`,
     `  timeouts    Shoal phase ${run.phaseTimeoutMs / 1000} s, HTTP phase ${run.httpTimeoutMs / 1000} s`,
@@ -485,7 +503,7 @@ async function runBench (opts, state) {
       rateBytesPerSec: rate,
       caps: { publisherUp: rate, publisherDown: rate, nodeUp: rate, nodeDown: rate },
       addedDelayMs: 0,
-      shaping: mode === 'netns' ? { qdisc: 'tbf', ...shaping.tbfUp, congestionControl: cc } : { limiter: 'app --max-upload/--max-download' },
+      shaping: mode === 'netns' ? { qdisc: 'tbf', ...shaping.tbfUp, congestionControl: cc, tcpTimestamps: timestamps, tcpPayloadShare: payloadShare } : { limiter: 'app --max-upload/--max-download' },
       sha256
     },
     tStar: { seconds: tStar, terms: bound.terms, httpBoundSeconds: httpBound },
@@ -494,7 +512,7 @@ async function runBench (opts, state) {
     speedupOverHttp: speedup,
     targets: targets.map(({ shown, ...t }) => t)
   }
-  printReport({ result, targets, N, F, tStar, shoal, http, speedup, mode })
+  printReport({ result, targets, N, F, tStar, shoal, http, speedup, mode, timestamps, payloadShare })
 
   await mkdir(opts.out, { recursive: true })
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
@@ -517,7 +535,7 @@ async function runBench (opts, state) {
   }
 }
 
-function printReport ({ targets, N, F, tStar, shoal, http, speedup, mode }) {
+function printReport ({ targets, N, F, tStar, shoal, http, speedup, mode, timestamps, payloadShare }) {
   const row = (label, a, b = '') => `  ${label.padEnd(30)} ${String(a).padEnd(34)} ${b}`
   const t = (s) => s === Infinity ? `  > ${fmtSeconds(shoal.timeoutSeconds)} (not done)` : `${fmtSeconds(s).padStart(8)}  ${fmtRatio(s / tStar).padStart(5)} T*`
   const lines = ['', `Results (T* = ${fmtSeconds(tStar)}; completion = announcement → node holds a verified copy)`, '']
@@ -578,8 +596,8 @@ function printReport ({ targets, N, F, tStar, shoal, http, speedup, mode }) {
   if (started.length > 0) notes.push(`nodes started downloading ${fmtSeconds(Math.min(...started))} to ${fmtSeconds(Math.max(...started))} after t0 (announcement propagation; counted in their times)`)
   if (mode === 'app') notes.push('the app limiter counts block bytes only (headers and protocol messages pass free), so T* itself is reachable in app mode')
   if (!shoal.publisherExited && !shoal.timedOut) notes.push(`the publisher did not exit within ${PUBLISHER_EXIT_GRACE_MS / 1000} s of the last completion, so its own upload counter is missing`)
-  if (mode === 'netns') notes.push('a tbf cap counts frame bytes: at best TCP carries ~95.6 % of it, so ~1.05 T* is the practical floor here')
-  if (shoal.ratios.wireDownOverVerified > 1.25) notes.push(`the nodes' links carried ${fmtRatio(shoal.ratios.wireDownOverVerified)} × the block bytes they verified (headers alone explain ~1.05 ×): the rest is protocol traffic or blocks received but not counted (e.g. dropped, or still queued in a CPU-starved node)`)
+  if (mode === 'netns') notes.push(`a tbf cap counts frame bytes: at best TCP carries ${fmtPct(payloadShare * 100)} of it (timestamps ${timestamps ? 'on' : 'off'}), so ~${(1 / payloadShare).toFixed(3)} T* is the practical floor here`)
+  if (shoal.ratios.wireDownOverVerified > 1.25) notes.push(`the nodes' links carried ${fmtRatio(shoal.ratios.wireDownOverVerified)} × the block bytes they verified (headers alone explain ~${(1 / payloadShare).toFixed(2)} ×): the rest is protocol traffic or blocks received but not counted (e.g. dropped, or still queued in a CPU-starved node)`)
   if (shoal.ratios.cpuFloorOverTStar > 0.8) notes.push(`the CPU ceiling (${fmtRatio(shoal.ratios.cpuFloorOverTStar)} T* even with both cores to itself) is close to or above T*: at this N × rate the run measures this machine's CPU, not the protocol — use fewer nodes or a lower --rate to see the links`)
   if (shoal.cpu.maxBusyPct >= 97 || shoal.cpu.avgBusyPct >= 85) notes.push(`CPU was near saturation during the Shoal phase (avg ${shoal.cpu.avgBusyPct.toFixed(0)} %, max ${shoal.cpu.maxBusyPct.toFixed(0)} %): the result may be CPU-bound, not link-bound — try fewer nodes or a lower --rate`)
   if (shoal.cpu.avgBusyPct - shoal.cpu.oursPct > 20) notes.push(`other processes${shoal.cpu.stealPct >= 5 ? ' and the hypervisor' : ''} took ~${(shoal.cpu.avgBusyPct - shoal.cpu.oursPct).toFixed(0)} % of the CPU during the Shoal phase (shared machine)`)

@@ -74,6 +74,15 @@ export async function hostCongestionControl () {
 }
 
 /**
+ * The share of a full frame on these links that is TCP payload: 1514-byte Ethernet frames
+ * (MTU 1500) carry 1448 bytes with TCP timestamps (12 bytes of options in every segment) and
+ * 1460 without. A tbf cap counts whole frames, so T* ÷ this share is the links' own floor.
+ */
+export function tcpPayloadShare (timestamps) {
+  return (1500 - 40 - (timestamps ? 12 : 0)) / 1514
+}
+
+/**
  * tbf parameters for a rate in bytes/s. The burst must hold at least one MTU frame and a timer
  * tick's worth of bytes; 4 ms of traffic, at least 16 KiB, keeps the cap tight (measured here
  * within 0.1 %). The queue holds 50 ms at the cap: enough for TCP to fill the link, short enough
@@ -210,6 +219,12 @@ export class Topology {
       cc = await read().catch(() => cc)
     }
     return cc
+  }
+
+  /** Whether a member namespace's TCP sends timestamps; sets it first if `wanted` is given */
+  async tcpTimestamps (k, wanted) {
+    if (wanted != null) await this.runIn(k, 'sysctl', ['-q', '-w', `net.ipv4.tcp_timestamps=${wanted ? 1 : 0}`])
+    return (await this.runIn(k, 'sysctl', ['-n', 'net.ipv4.tcp_timestamps'])).trim() !== '0'
   }
 
   /** Deletes every namespace this topology made (members first, the hub last); never throws */
