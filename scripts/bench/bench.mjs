@@ -271,7 +271,12 @@ async function runBench (opts, state) {
       for (let k = 0; k <= N; k++) cc.namespace = await run.topology.congestionControl(k, wanted)
       if (cc.namespace !== wanted) throw new BenchError(`--tcp-cc ${wanted}: the namespaces could not switch to it (the host allows: ${allowed.join(' ')}); pick one of those`)
     }
-    if (opts.tcpTimestamps != null) for (let k = 0; k <= N; k++) await run.topology.tcpTimestamps(k, opts.tcpTimestamps)
+    if (opts.tcpTimestamps != null) {
+      for (let k = 0; k <= N; k++) {
+        const set = await run.topology.tcpTimestamps(k, opts.tcpTimestamps).catch(err => err)
+        if (set !== opts.tcpTimestamps) throw new BenchError(`--tcp-timestamps: could not set net.ipv4.tcp_timestamps in namespace ${k} (${set instanceof Error ? set.message.split('\n')[0] : 'it did not change'}); run without the option`)
+      }
+    }
     timestamps = await run.topology.tcpTimestamps(0)
     payloadShare = tcpPayloadShare(timestamps)
     delayNote = `one-way delay: 0 ms added (${await netemAvailable(run.topology) ? 'netem exists but the bench adds no delay' : 'kernel has no netem'})`
