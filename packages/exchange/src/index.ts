@@ -3,8 +3,9 @@
  *
  * The Shoal block-exchange protocol, `/shoal/exchange/1.0.0`, as a libp2p service.
  *
- * Peers open one stream per artifact, trade have-bitfields in a handshake (which can also carry
- * the manifest to a peer that has only the artifact id), then request, send and cancel blocks.
+ * Peers open one stream per artifact, trade have-bitfields in a handshake, send the manifest in
+ * parts to a peer that has only the artifact id (a node still receiving it passes each part on
+ * as it lands), then request, send and cancel blocks.
  * Every received block is verified against its CID before it is stored, announced or served, and
  * a node serves what it has verified while it is still downloading the rest.
  *

@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events'
 import { bytes, encodeFrame, readFrames, writeBytes } from './wire.js'
 import type { TokenBucket } from './rate-limit.js'
-import type { Message, Handshake, PexPeer } from './pb/message.js'
+import type { Message, Handshake, ManifestPart, PexPeer } from './pb/message.js'
 import type { PeerId, Stream } from '@libp2p/interface'
 
 /** What a session reports to, and asks of, the artifact it belongs to */
@@ -19,6 +19,8 @@ export interface SessionHost {
   /** Bytes arrived on the stream, whole frames or not (a block shows here while it arrives) */
   onBytes?(session: Session, bytes: number): void
   onPex(session: Session, peers: PexPeer[]): void
+  /** A piece of the manifest the peer sends us (or passes on) in parts */
+  onManifestPart?(session: Session, part: ManifestPart): Promise<void> | void
   onClose(session: Session, err?: Error): void
   /** Bytes of a verified chunk to serve, or undefined when it is not held */
   readChunk(index: number): Promise<Uint8Array | undefined>
@@ -144,6 +146,7 @@ export class Session {
   have (indices: number[]): void { if (indices.length > 0) this.send({ have: { indices } }) }
   reject (indices: number[], reason: string): void { this.send({ reject: { indices, reason } }) }
   pex (peers: PexPeer[]): void { if (peers.length > 0) this.send({ pex: { peers } }) }
+  manifestPart (part: ManifestPart): void { this.send({ manifestPart: part }) }
 
   /**
    * Haves that may wait up to `delayMs`, gathered into one frame (or sent along with the next
@@ -237,6 +240,7 @@ export class Session {
     }
     if (msg.reject != null) this.host.onReject(this, msg.reject.indices, msg.reject.reason)
     if (msg.pex != null) this.host.onPex(this, msg.pex.peers)
+    if (msg.manifestPart != null) await this.host.onManifestPart?.(this, msg.manifestPart)
   }
 
   private enqueue (indices: number[]): void {

@@ -228,8 +228,8 @@ describe('exchange over real libp2p', () => {
   it('round-trips every message type through the codec and the framing', () => {
     const cid = CID.parse('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy')
     const messages: Message[] = [
-      { handshake: { artifact: cid.bytes as Uint8Array<ArrayBuffer>, bitfield: Uint8Array.of(0xff, 0x80), wantManifest: true, manifest: new Uint8Array(0), superSeeding: false, sendManifest: true } },
-      { handshake: { artifact: cid.bytes as Uint8Array<ArrayBuffer>, bitfield: new Uint8Array(0), wantManifest: false, manifest: randomBytes(500) as Uint8Array<ArrayBuffer>, superSeeding: true, sendManifest: false } },
+      { handshake: { artifact: cid.bytes as Uint8Array<ArrayBuffer>, bitfield: Uint8Array.of(0xff, 0x80), wantManifest: true, manifest: new Uint8Array(0), superSeeding: false, sendManifest: true, relaysManifest: true, manifestInParts: true } },
+      { handshake: { artifact: cid.bytes as Uint8Array<ArrayBuffer>, bitfield: new Uint8Array(0), wantManifest: false, manifest: randomBytes(500) as Uint8Array<ArrayBuffer>, superSeeding: true, sendManifest: false, relaysManifest: false, manifestInParts: false } },
       { have: { indices: [0, 1, 127, 128, 70_000] } },
       { request: { indices: [3, 2, 1] } },
       { block: { index: 42, data: randomBytes(CHUNK) as Uint8Array<ArrayBuffer> } },
@@ -237,7 +237,8 @@ describe('exchange over real libp2p', () => {
       { cancel: { indices: [9] } },
       { reject: { indices: [], reason: 'artifact not held here' } },
       { reject: { indices: [5, 6], reason: 'too many queued requests' } },
-      { pex: { peers: [{ id: randomBytes(38) as Uint8Array<ArrayBuffer>, addrs: [multiaddr('/ip4/127.0.0.1/tcp/4010').bytes as Uint8Array<ArrayBuffer>] }, { id: randomBytes(38) as Uint8Array<ArrayBuffer>, addrs: [] }] } }
+      { pex: { peers: [{ id: randomBytes(38) as Uint8Array<ArrayBuffer>, addrs: [multiaddr('/ip4/127.0.0.1/tcp/4010').bytes as Uint8Array<ArrayBuffer>] }, { id: randomBytes(38) as Uint8Array<ArrayBuffer>, addrs: [] }] } },
+      { manifestPart: { offset: 16_384, data: randomBytes(300) as Uint8Array<ArrayBuffer>, total: 200_000 } }
     ]
     for (const msg of messages) {
       const body = Message.encode(msg)

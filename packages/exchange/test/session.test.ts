@@ -21,7 +21,7 @@ async function pair (host: SessionHost = NULL_HOST, upload?: TokenBucket): Promi
   return { session, frames, reads, send: async (m) => { await writeBytes(theirs, encodeFrame(m)) }, close: () => { session.close(); theirs.abort(new Error('done')) } }
 }
 
-const HANDSHAKE: Message = { handshake: { artifact: new Uint8Array(0), bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, sendManifest: false } }
+const HANDSHAKE: Message = { handshake: { artifact: new Uint8Array(0), bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, sendManifest: false, relaysManifest: false, manifestInParts: false } }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 

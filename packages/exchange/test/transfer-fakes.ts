@@ -9,7 +9,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { chunkFile } from '@shoal/content'
 import type { ChunkedFile } from '@shoal/content'
-import type { Handshake, PexPeer } from '../src/pb/message.js'
+import type { Handshake, ManifestPart, PexPeer } from '../src/pb/message.js'
 import type { Session } from '../src/session.js'
 import type { Transfer, TransferContext } from '../src/transfer.js'
 
@@ -54,8 +54,13 @@ export class FakeSession {
   request (indices: number[]): void { this.requests.push(indices) }
   cancel (): void {}
   close (): void { this.isClosed = true }
-  /** Manifest copies we sent this peer */
-  get manifests (): number { return this.sent.filter(h => h.manifest.byteLength > 0).length }
+  /** Manifest parts we sent this peer */
+  readonly parts: ManifestPart[] = []
+  manifestPart (part: ManifestPart): void { this.parts.push(part) }
+  /** Manifest copies we sent this peer: whole, or begun in parts */
+  get manifests (): number { return this.sent.filter(h => h.manifest.byteLength > 0).length + this.parts.filter(p => p.offset === 0).length }
+  /** Bytes of manifest parts we sent this peer */
+  get partBytes (): number { return this.parts.reduce((n, p) => n + p.data.byteLength, 0) }
 }
 
 /** The test's clock: the context's `now` reads it */
@@ -102,7 +107,7 @@ export function handleOf (manifest: any, manifestBytes: Uint8Array, complete: bo
 }
 
 export function handshake (artifact: ChunkedFile, init: Partial<Handshake> = {}): Handshake {
-  return { artifact: artifact.id.bytes, bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, sendManifest: false, ...init } as Handshake
+  return { artifact: artifact.id.bytes, bitfield: new Uint8Array(0), wantManifest: false, manifest: new Uint8Array(0), superSeeding: false, sendManifest: false, relaysManifest: false, manifestInParts: false, ...init } as Handshake
 }
 
 /** The peer sends us a handshake on `s` (the session counts it, as a real one does) */

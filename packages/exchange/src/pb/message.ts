@@ -11,6 +11,7 @@ export interface Message {
   cancel?: Cancel
   reject?: Reject
   pex?: Pex
+  manifestPart?: ManifestPart
 }
 
 export namespace Message {
@@ -56,6 +57,11 @@ export namespace Message {
         if (obj.pex != null) {
           w.uint32(58)
           Pex.codec().encode(obj.pex, w)
+        }
+
+        if (obj.manifestPart != null) {
+          w.uint32(66)
+          ManifestPart.codec().encode(obj.manifestPart, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -109,6 +115,12 @@ export namespace Message {
             case 7: {
               obj.pex = Pex.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.pex
+              })
+              break
+            }
+            case 8: {
+              obj.manifestPart = ManifestPart.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.manifestPart
               })
               break
             }
@@ -176,6 +188,13 @@ export namespace Message {
 
               break
             }
+            case 8: {
+              yield * ManifestPart.codec().stream(reader, reader.uint32(), `${prefix}.manifestPart`, {
+                limits: opts.limits?.manifestPart
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -215,6 +234,16 @@ export namespace Message {
 
   export interface MessageHandshakeSendManifestFieldEvent {
     field: '$.handshake.sendManifest'
+    value: boolean
+  }
+
+  export interface MessageHandshakeRelaysManifestFieldEvent {
+    field: '$.handshake.relaysManifest'
+    value: boolean
+  }
+
+  export interface MessageHandshakeManifestInPartsFieldEvent {
+    field: '$.handshake.manifestInParts'
     value: boolean
   }
 
@@ -269,6 +298,21 @@ export namespace Message {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface MessageManifestPartOffsetFieldEvent {
+    field: '$.manifestPart.offset'
+    value: number
+  }
+
+  export interface MessageManifestPartDataFieldEvent {
+    field: '$.manifestPart.data'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface MessageManifestPartTotalFieldEvent {
+    field: '$.manifestPart.total'
+    value: number
+  }
+
   export function encode (obj: Partial<Message>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Message.codec())
   }
@@ -277,7 +321,7 @@ export namespace Message {
     return decodeMessage(buf, Message.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Message>): Generator<MessageHandshakeArtifactFieldEvent | MessageHandshakeBitfieldFieldEvent | MessageHandshakeWantManifestFieldEvent | MessageHandshakeManifestFieldEvent | MessageHandshakeSuperSeedingFieldEvent | MessageHandshakeSendManifestFieldEvent | MessageHaveIndicesFieldEvent | MessageRequestIndicesFieldEvent | MessageBlockIndexFieldEvent | MessageBlockDataFieldEvent | MessageCancelIndicesFieldEvent | MessageRejectIndicesFieldEvent | MessageRejectReasonFieldEvent | MessagePexPeersIdFieldEvent | MessagePexPeersAddrsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Message>): Generator<MessageHandshakeArtifactFieldEvent | MessageHandshakeBitfieldFieldEvent | MessageHandshakeWantManifestFieldEvent | MessageHandshakeManifestFieldEvent | MessageHandshakeSuperSeedingFieldEvent | MessageHandshakeSendManifestFieldEvent | MessageHandshakeRelaysManifestFieldEvent | MessageHandshakeManifestInPartsFieldEvent | MessageHaveIndicesFieldEvent | MessageRequestIndicesFieldEvent | MessageBlockIndexFieldEvent | MessageBlockDataFieldEvent | MessageCancelIndicesFieldEvent | MessageRejectIndicesFieldEvent | MessageRejectReasonFieldEvent | MessagePexPeersIdFieldEvent | MessagePexPeersAddrsFieldEvent | MessageManifestPartOffsetFieldEvent | MessageManifestPartDataFieldEvent | MessageManifestPartTotalFieldEvent> {
     return streamMessage(buf, Message.codec(), opts)
   }
 }
@@ -289,6 +333,8 @@ export interface Handshake {
   manifest: Uint8Array<ArrayBuffer>
   superSeeding: boolean
   sendManifest: boolean
+  relaysManifest: boolean
+  manifestInParts: boolean
 }
 
 export namespace Handshake {
@@ -331,6 +377,16 @@ export namespace Handshake {
           w.bool(obj.sendManifest)
         }
 
+        if ((obj.relaysManifest != null && obj.relaysManifest !== false)) {
+          w.uint32(56)
+          w.bool(obj.relaysManifest)
+        }
+
+        if ((obj.manifestInParts != null && obj.manifestInParts !== false)) {
+          w.uint32(64)
+          w.bool(obj.manifestInParts)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -341,7 +397,9 @@ export namespace Handshake {
           wantManifest: false,
           manifest: uint8ArrayAlloc(0),
           superSeeding: false,
-          sendManifest: false
+          sendManifest: false,
+          relaysManifest: false,
+          manifestInParts: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -372,6 +430,14 @@ export namespace Handshake {
             }
             case 6: {
               obj.sendManifest = reader.bool()
+              break
+            }
+            case 7: {
+              obj.relaysManifest = reader.bool()
+              break
+            }
+            case 8: {
+              obj.manifestInParts = reader.bool()
               break
             }
             default: {
@@ -431,6 +497,20 @@ export namespace Handshake {
               }
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.relaysManifest`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.manifestInParts`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -473,6 +553,16 @@ export namespace Handshake {
     value: boolean
   }
 
+  export interface HandshakeRelaysManifestFieldEvent {
+    field: '$.relaysManifest'
+    value: boolean
+  }
+
+  export interface HandshakeManifestInPartsFieldEvent {
+    field: '$.manifestInParts'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Handshake>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Handshake.codec())
   }
@@ -481,8 +571,143 @@ export namespace Handshake {
     return decodeMessage(buf, Handshake.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Handshake>): Generator<HandshakeArtifactFieldEvent | HandshakeBitfieldFieldEvent | HandshakeWantManifestFieldEvent | HandshakeManifestFieldEvent | HandshakeSuperSeedingFieldEvent | HandshakeSendManifestFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Handshake>): Generator<HandshakeArtifactFieldEvent | HandshakeBitfieldFieldEvent | HandshakeWantManifestFieldEvent | HandshakeManifestFieldEvent | HandshakeSuperSeedingFieldEvent | HandshakeSendManifestFieldEvent | HandshakeRelaysManifestFieldEvent | HandshakeManifestInPartsFieldEvent> {
     return streamMessage(buf, Handshake.codec(), opts)
+  }
+}
+
+export interface ManifestPart {
+  offset: number
+  data: Uint8Array<ArrayBuffer>
+  total: number
+}
+
+export namespace ManifestPart {
+  let _codec: Codec<ManifestPart>
+
+  export const codec = (): Codec<ManifestPart> => {
+    if (_codec == null) {
+      _codec = message<ManifestPart>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.offset != null && obj.offset !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.offset)
+        }
+
+        if ((obj.data != null && obj.data.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.data)
+        }
+
+        if ((obj.total != null && obj.total !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.total)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          offset: 0,
+          data: uint8ArrayAlloc(0),
+          total: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.offset = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.data = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.total = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.offset`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.data`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.total`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ManifestPartOffsetFieldEvent {
+    field: '$.offset'
+    value: number
+  }
+
+  export interface ManifestPartDataFieldEvent {
+    field: '$.data'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ManifestPartTotalFieldEvent {
+    field: '$.total'
+    value: number
+  }
+
+  export function encode (obj: Partial<ManifestPart>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ManifestPart.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ManifestPart>): ManifestPart {
+    return decodeMessage(buf, ManifestPart.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ManifestPart>): Generator<ManifestPartOffsetFieldEvent | ManifestPartDataFieldEvent | ManifestPartTotalFieldEvent> {
+    return streamMessage(buf, ManifestPart.codec(), opts)
   }
 }
 
