@@ -3,13 +3,13 @@
  * still receiving it passes each piece on as it lands (it relays), so a copy crosses a chain of
  * nodes in about the time it crosses one link instead of one link after another.
  */
-import { Transfer } from '../src/transfer.js'
+import { MANIFEST_PART_BYTES, Transfer } from '../src/transfer.js'
 import { FakeSession, PEERS, clock, context, handleOf, handshake as handshakeFor, receive, smallArtifact } from './transfer-fakes.js'
 import type { ChunkedFile } from '@shoal/content'
 import type { Handshake, ManifestPart } from '../src/pb/message.js'
 import type { Session } from '../src/session.js'
 
-// ~1000 chunks: a manifest of ~41 KB, three parts
+// ~1000 chunks: a manifest of ~41 KB, in several parts
 let artifact: ChunkedFile
 let cleanup: () => Promise<void>
 beforeAll(async () => { ({ artifact, cleanup } = await smallArtifact(1024 * 1000)) })
@@ -36,11 +36,11 @@ function assembled (s: FakeSession): Uint8Array {
   return out
 }
 
-/** The manifest cut as a holder sends it: parts of 16 KiB */
+/** The manifest cut as a holder sends it */
 function partsOf (bytes: Uint8Array): ManifestPart[] {
   const parts: ManifestPart[] = []
-  for (let offset = 0; offset < bytes.byteLength; offset += 16 * 1024) {
-    parts.push({ offset, data: bytes.slice(offset, offset + 16 * 1024) as Uint8Array<ArrayBuffer>, total: bytes.byteLength })
+  for (let offset = 0; offset < bytes.byteLength; offset += MANIFEST_PART_BYTES) {
+    parts.push({ offset, data: bytes.slice(offset, offset + MANIFEST_PART_BYTES) as Uint8Array<ArrayBuffer>, total: bytes.byteLength })
   }
   return parts
 }
@@ -67,7 +67,7 @@ describe('the manifest in parts', () => {
     await receive(holder, parts, handshake(ASK_PARTS))
     await receive(holder, whole, handshake({ wantManifest: true, sendManifest: true }))
 
-    expect(parts.parts.length).toBe(Math.ceil(artifact.manifestBytes.byteLength / (16 * 1024)))
+    expect(parts.parts.length).toBe(Math.ceil(artifact.manifestBytes.byteLength / MANIFEST_PART_BYTES))
     expect(assembled(parts)).toEqual(artifact.manifestBytes)
     expect(parts.sent.map(h => [h.wantManifest, h.manifest.byteLength])).toEqual([[false, 0]])
     expect(whole.parts).toEqual([])
