@@ -26,8 +26,6 @@ export interface SessionHost {
   readChunk(index: number): Promise<Uint8Array | undefined>
   /** A block was handed to the stream */
   onSent?(session: Session, index: number): void
-  /** While this returns a promise, blocks wait for it before they are read and sent */
-  uploadGate?(): Promise<void> | undefined
 }
 
 /** A host that ignores everything and holds nothing: for a stream only answered with a refusal */
@@ -71,8 +69,6 @@ export class Session {
   private current?: number
   private closed = false
   private readonly abort = new AbortController()
-  /** Settles when the session ends */
-  private readonly ended: Promise<void>
   /** Haves held back by {@link haveLater}, and the timer that sends them */
   private laterHaves: number[] = []
   private laterTimer?: ReturnType<typeof setTimeout>
@@ -90,7 +86,6 @@ export class Session {
     this.init = init
     // Every send waiting on backpressure listens on this signal.
     setMaxListeners(Infinity, this.abort.signal)
-    this.ended = new Promise(resolve => { this.abort.signal.addEventListener('abort', () => { resolve() }, { once: true }) })
   }
 
   /** Whether the peer has sent its handshake */
@@ -264,9 +259,6 @@ export class Session {
       while (!this.closed && this.uploads.length > 0) {
         const index = this.uploads.shift() as number
         this.current = index
-        const gate = this.host.uploadGate?.()
-        if (gate != null) await Promise.race([gate, this.ended])
-        if (this.closed) break
         const data = await this.host.readChunk(index)
         if (this.closed) break
         if (data == null) {

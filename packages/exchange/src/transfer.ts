@@ -195,8 +195,6 @@ export class Transfer implements SessionHost {
   private readonly takesParts = new Set<string>()
   /** Peers whose last handshake said they lack the manifest */
   private readonly lacking = new Set<string>()
-  /** Settles when no manifest copy from us is on its way (see `uploadGate`) */
-  private copiesDone?: { promise: Promise<void>, resolve: () => void }
   private readonly counters = { received: 0, sent: 0, duplicate: 0, invalid: 0, haves: 0, manifests: 0, from: new Map<string, number>() }
   /** Peers that super-seed this artifact: they count every copy, so they get every `have` */
   private readonly origins = new Set<string>()
@@ -700,7 +698,6 @@ export class Transfer implements SessionHost {
       if (session != null && !session.isClosed) this.sendHandshake(session)
     }
     this.relayed.clear()
-    this.copiesChanged()
     if (this.manifestAsk?.peer !== incoming.peer) return
     this.manifestAsk = undefined
     this.manifestHolders.delete(incoming.peer)
@@ -718,30 +715,6 @@ export class Transfer implements SessionHost {
   private manifestDelivered (peer: string): void {
     this.wantManifest.delete(peer)
     if (this.manifestCopies.delete(peer)) this.sendManifestInLine()
-    this.copiesChanged()
-  }
-
-  /**
-   * Blocks wait while a manifest copy from us is on its way (until its peer says it holds it,
-   * leaves, or {@link MANIFEST_COPY_TIMEOUT_MS} passes): a peer without the manifest can do
-   * nothing at all, and a copy that shared our uplink with blocks went at a fraction of it. At 48
-   * nodes every relay had begun by 2.3 s, yet the median node held the 168 KB manifest only at
-   * 14.7 s: the relays' sources had stored it and were serving blocks.
-   */
-  uploadGate (): Promise<void> | undefined {
-    if (this.manifestCopies.size === 0) return undefined
-    if (this.copiesDone == null) {
-      let resolve!: () => void
-      const promise = new Promise<void>(res => { resolve = res })
-      this.copiesDone = { promise, resolve }
-    }
-    return this.copiesDone.promise
-  }
-
-  private copiesChanged (): void {
-    if (this.manifestCopies.size > 0 || this.copiesDone == null) return
-    this.copiesDone.resolve()
-    this.copiesDone = undefined
   }
 
   /**

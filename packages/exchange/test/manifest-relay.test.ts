@@ -196,36 +196,3 @@ describe('the manifest in parts', () => {
     expect(node.handle?.manifestBytes).toEqual(artifact.manifestBytes)
   })
 })
-
-describe('blocks while a manifest copy is on its way', () => {
-  beforeEach(() => { clock.now = 0 })
-
-  it('wait until its peer says it holds the manifest, leaves, or the copy times out', async () => {
-    const holder = new Transfer(artifact.id, context(), handleOf(artifact.manifest, artifact.manifestBytes, true))
-    const [a, b] = PEERS.slice(0, 2).map(p => new FakeSession(p, false))
-    for (const s of [a, b]) holder.attach(asSession(s))
-    expect(holder.uploadGate()).toBeUndefined()
-
-    await receive(holder, a, handshake(ASK_PARTS))
-    const settled = (p: Promise<void> | undefined): Promise<boolean> => Promise.race([p?.then(() => true), new Promise<boolean>(resolve => setTimeout(() => { resolve(false) }, 20))]) as Promise<boolean>
-    const first = holder.uploadGate()
-    expect(first).toBeDefined()
-    expect(await settled(first)).toBe(false)
-    await receive(holder, a, handshake()) // `a` stored it
-    expect(await settled(first)).toBe(true)
-    expect(holder.uploadGate()).toBeUndefined()
-
-    await receive(holder, b, handshake(ASK_PARTS))
-    const second = holder.uploadGate()
-    holder.onClose(asSession(b))
-    expect(await settled(second)).toBe(true)
-
-    const [c] = PEERS.slice(2, 3).map(p => new FakeSession(p, false))
-    holder.attach(asSession(c))
-    await receive(holder, c, handshake(ASK_PARTS))
-    const third = holder.uploadGate()
-    clock.now += 10_000
-    holder.tick()
-    expect(await settled(third)).toBe(true)
-  })
-})

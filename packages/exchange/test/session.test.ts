@@ -109,25 +109,3 @@ describe('session blocks under an upload cap', () => {
     }
   })
 })
-
-describe('session blocks behind the host\'s upload gate', () => {
-  it('wait until it opens; other frames do not', async () => {
-    let open!: () => void
-    let gate: Promise<void> | undefined = new Promise(resolve => { open = () => { gate = undefined; resolve() } })
-    const host: SessionHost = { ...NULL_HOST, async readChunk () { return new Uint8Array(100).fill(1) }, uploadGate: () => gate }
-    const { session, frames, send, close } = await pair(host)
-    try {
-      void session.run()
-      await send(HANDSHAKE)
-      await send({ request: { indices: [2] } })
-      session.request([7])
-      await sleep(300)
-      expect(frames.map(f => f.block?.index ?? f.request?.indices)).toEqual([[7]])
-      open()
-      await sleep(300)
-      expect(frames.map(f => f.block?.index ?? f.request?.indices)).toEqual([[7], 2])
-    } finally {
-      close()
-    }
-  })
-})
