@@ -670,7 +670,11 @@ export class Transfer implements SessionHost {
     this.relayParts()
     if (end < part.total) return
     await this.adoptManifest(incoming.bytes)
-    if (this.handle == null && this.incoming === incoming) this.dropIncoming('not the manifest the artifact id names')
+    if (this.handle != null || this.incoming !== incoming) return
+    // Not stored: no room (the stall retries later, with fresh sessions; asking again now would
+    // have the copy sent again and again), or not the manifest the artifact id names.
+    if (this.isStalled()) this.dropIncoming('no room to store it', false)
+    else this.dropIncoming('not the manifest the artifact id names')
   }
 
   /** Tell the peers that lack the manifest that we relay it: they may ask us for it */
@@ -685,9 +689,10 @@ export class Transfer implements SessionHost {
   /**
    * The manifest coming in stopped, or was not the right one: forget it, end the copies we
    * relayed (their peers hear we no longer do, and ask another), and if it came from the peer
-   * we asked, ask another holder (that one last: it is heard of again once it holds it).
+   * we asked and `askAnother`, ask another holder (that one last: it is heard of again once it
+   * holds it).
    */
-  private dropIncoming (why?: string): void {
+  private dropIncoming (why?: string, askAnother = true): void {
     const incoming = this.incoming
     if (incoming == null) return
     if (why != null) this.ctx.log('manifest copy from %s for %s dropped: %s', incoming.peer, this.key, why)
@@ -698,7 +703,7 @@ export class Transfer implements SessionHost {
       if (session != null && !session.isClosed) this.sendHandshake(session)
     }
     this.relayed.clear()
-    if (this.manifestAsk?.peer !== incoming.peer) return
+    if (!askAnother || this.manifestAsk?.peer !== incoming.peer) return
     this.manifestAsk = undefined
     this.manifestHolders.delete(incoming.peer)
     const session = this.sessions.get(incoming.peer)

@@ -183,6 +183,24 @@ describe('the manifest in parts', () => {
     expect(node.handle).toBeDefined()
   })
 
+  it('with no room to store it, does not ask again at once (the copy would come again and again)', async () => {
+    const ctx = context()
+    ctx.store.create = async () => { throw Object.assign(new Error('no space left on device'), { code: 'ERR_NO_SPACE' }) }
+    const node = new Transfer(artifact.id, ctx)
+    node.startDownload()
+    const [a, b] = PEERS.slice(0, 2).map(p => new FakeSession(p, true))
+    for (const s of [a, b]) {
+      node.attach(asSession(s))
+      node.greet(asSession(s))
+    }
+    await receive(node, a, handshake())
+    await receive(node, b, handshake())
+    for (const p of partsOf(artifact.manifestBytes)) await node.onManifestPart(asSession(a), p)
+    expect(node.handle).toBeUndefined()
+    expect(a.sent.filter(h => h.sendManifest)).toHaveLength(1)
+    expect(b.sent.some(h => h.sendManifest)).toBe(false)
+  })
+
   it('ignores parts out of order, of an absurd size, or from a peer it did not take a copy from', async () => {
     const { node, sessions: [a, b] } = lacking(2)
     await receive(node, a, handshake())
