@@ -645,9 +645,10 @@ export class Transfer implements SessionHost {
     if (this.handle != null) return
     const now = this.ctx.now()
     let incoming = this.incoming
-    // A new copy starts at 0: taken when none comes in, or when it is from the peer now asked
-    // and the one coming in is not (an ask that moved on while an old copy trickled).
-    if (part.offset === 0 && incoming?.peer !== session.peer && (incoming == null || this.manifestAsk?.peer === session.peer)) {
+    // A new copy starts at 0, from the peer we asked (a copy nobody asked for would have us
+    // hold up to MAX_MANIFEST_BYTES for it); it replaces one still coming from a peer asked
+    // before (an ask that moved on while an old copy trickled).
+    if (part.offset === 0 && incoming?.peer !== session.peer && this.manifestAsk?.peer === session.peer) {
       if (part.total === 0 || part.total > MAX_MANIFEST_BYTES) {
         this.ctx.log('%s sent a manifest part of a %d-byte manifest for %s', session.peer, part.total, this.key)
         return

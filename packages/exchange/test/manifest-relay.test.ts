@@ -201,13 +201,18 @@ describe('the manifest in parts', () => {
     expect(b.sent.some(h => h.sendManifest)).toBe(false)
   })
 
-  it('ignores parts out of order, of an absurd size, or from a peer it did not take a copy from', async () => {
-    const { node, sessions: [a, b] } = lacking(2)
+  it('ignores parts out of order, of an absurd size, or from a peer it did not ask', async () => {
+    const { node, sessions: [a, b, lacker] } = lacking(3)
+    await receive(node, lacker, handshake({ wantManifest: true }))
     await receive(node, a, handshake())
     const parts = partsOf(artifact.manifestBytes)
     await node.onManifestPart(asSession(a), { offset: 0, data: new Uint8Array(10), total: 2 ** 31 })
     expect(node.handle).toBeUndefined()
+    // A copy from a peer we did not ask is not taken: we do not become a relay with it.
+    await node.onManifestPart(asSession(b), parts[0])
+    expect(lacker.sent.some(h => h.relaysManifest)).toBe(false)
     await node.onManifestPart(asSession(a), parts[0])
+    expect(lacker.sent.some(h => h.relaysManifest)).toBe(true)
     await node.onManifestPart(asSession(b), parts[1]) // not from the copy we take
     await node.onManifestPart(asSession(a), parts[0]) // a repeat
     for (const p of parts.slice(1)) await node.onManifestPart(asSession(a), p)
