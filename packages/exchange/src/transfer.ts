@@ -613,9 +613,7 @@ export class Transfer implements SessionHost {
       this.relayed.set(session.peer, 0)
       this.relayParts()
     } else if (parts) {
-      const manifest = this.handle.manifestBytes
-      sendParts(session, manifest, 0, manifest.byteLength)
-      session.handshake(this.ourHandshake())
+      this.finishCopy(session, this.handle.manifestBytes, 0)
     } else {
       session.handshake({ ...this.ourHandshake(), manifest: bytes(this.handle.manifestBytes) })
     }
@@ -627,8 +625,8 @@ export class Transfer implements SessionHost {
     const incoming = this.incoming
     if (incoming == null) return
     for (const [peer, sent] of this.relayed) {
-      const session = this.sessions.get(peer)
-      if (session == null || session.isClosed) this.relayed.delete(peer)
+      const session = this.openSession(peer)
+      if (session == null) this.relayed.delete(peer)
       else if (sent < incoming.received) {
         sendParts(session, incoming.bytes, sent, incoming.received)
         this.relayed.set(peer, incoming.received)
@@ -681,8 +679,8 @@ export class Transfer implements SessionHost {
   /** Tell the peers that lack the manifest that we relay it: they may ask us for it */
   private announceRelay (): void {
     for (const peer of this.lacking) {
-      const session = this.sessions.get(peer)
-      if (session != null && !session.isClosed && peer !== this.incoming?.peer) this.sendHandshake(session)
+      const session = this.openSession(peer)
+      if (session != null && peer !== this.incoming?.peer) this.sendHandshake(session)
     }
     this.sendManifestInLine()
   }
@@ -700,16 +698,27 @@ export class Transfer implements SessionHost {
     this.incoming = undefined
     for (const peer of this.relayed.keys()) {
       this.manifestCopies.delete(peer)
-      const session = this.sessions.get(peer)
-      if (session != null && !session.isClosed) this.sendHandshake(session)
+      const session = this.openSession(peer)
+      if (session != null) this.sendHandshake(session)
     }
     this.relayed.clear()
     if (!askAnother || this.manifestAsk?.peer !== incoming.peer) return
     this.manifestAsk = undefined
     this.manifestHolders.delete(incoming.peer)
-    const session = this.sessions.get(incoming.peer)
-    if (session != null && !session.isClosed) session.handshake(this.ourHandshake()) // the ask withdrawn
+    this.openSession(incoming.peer)?.handshake(this.ourHandshake()) // the ask withdrawn
     this.askForManifest()
+  }
+
+  /** The rest of a manifest copy in parts, from `from`, then our handshake: it says we hold it */
+  private finishCopy (session: Session, manifest: Uint8Array, from: number): void {
+    sendParts(session, manifest, from, manifest.byteLength)
+    session.handshake(this.ourHandshake())
+  }
+
+  /** Our session with `peer`, if it is still open */
+  private openSession (peer: string): Session | undefined {
+    const session = this.sessions.get(peer)
+    return session != null && !session.isClosed ? session : undefined
   }
 
   /** Manifest copies on their way at once: {@link ORIGIN_MANIFEST_COPIES} or {@link MANIFEST_COPIES} */
@@ -822,10 +831,9 @@ export class Transfer implements SessionHost {
     this.incoming = undefined
     // The copies we relayed get the rest, and hear that we hold it now.
     for (const [peer, sent] of this.relayed) {
-      const session = this.sessions.get(peer)
-      if (session == null || session.isClosed) continue
-      sendParts(session, bytes, sent, bytes.byteLength)
-      session.handshake(this.ourHandshake())
+      const session = this.openSession(peer)
+      if (session == null) continue
+      this.finishCopy(session, bytes, sent)
       this.askedManifest.delete(peer)
     }
     this.relayed.clear()
@@ -838,10 +846,7 @@ export class Transfer implements SessionHost {
     const asked = new Set(this.askedManifest)
     this.askedManifest.clear()
     for (const peer of this.sendManifestInLine()) asked.delete(peer) // the copy's handshake tells them as well
-    for (const peer of asked) {
-      const session = this.sessions.get(peer)
-      if (session != null && !session.isClosed) session.handshake(this.ourHandshake())
-    }
+    for (const peer of asked) this.openSession(peer)?.handshake(this.ourHandshake())
     this.connectMore()
   }
 
